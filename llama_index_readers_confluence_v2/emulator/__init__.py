@@ -1,0 +1,31 @@
+"""A Confluence Cloud emulator: the test bed, the demo's data and the benchmarks' target.
+
+    from llama_index_readers_confluence_v2.emulator import Emulator
+    emulator = Emulator(pages=200)
+    with emulator.serve():
+        print(emulator.base_url)
+
+Needs the `emulator` extra (starlette, uvicorn).
+"""
+
+from .app import EmulatorApp, Origins
+from .faults import FaultRule, Faults, LoggedRequest
+from .generator import generate_site, populate_space
+from .model import Account, Attachment, Content, Site, Space
+from .server import Emulator
+
+__all__ = [
+    "Account",
+    "Attachment",
+    "Content",
+    "Emulator",
+    "EmulatorApp",
+    "FaultRule",
+    "Faults",
+    "LoggedRequest",
+    "Origins",
+    "Site",
+    "Space",
+    "generate_site",
+    "populate_space",
+]

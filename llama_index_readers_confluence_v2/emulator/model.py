@@ -1,0 +1,275 @@
+"""The emulated site's data: spaces, pages, folders, attachments, labels, accounts.
+
+Indexes are kept small (ids and titles); page bodies and attachment bytes are produced on demand
+by the generator unless a test set them, so a 50,000-page site costs tens of megabytes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+EPOCH = "2026-01-05T09:00:00.000Z"
+
+
+def timestamp(step: int) -> str:
+    """A deterministic, increasing ISO timestamp (one minute per step from 2026-01-05)."""
+    minutes = 9 * 60 + step
+    day, minute = divmod(minutes, 24 * 60)
+    month_days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    month, day = 0, day + 4
+    while day >= month_days[month % 12]:
+        day -= month_days[month % 12]
+        month += 1
+    year = 2026 + month // 12
+    return f"{year}-{month % 12 + 1:02d}-{day + 1:02d}T{minute // 60:02d}:{minute % 60:02d}:00.000Z"
+
+
+@dataclass
+class Account:
+    account_id: str
+    email: str
+    display_name: str
+    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    scoped_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+
+    def __repr__(self) -> str:
+        return f"Account({self.email!r}, {self.account_id!r})"
+
+
+@dataclass(slots=True)
+class Space:
+    id: str
+    key: str
+    name: str
+    type: str
+    status: str
+    author_id: str
+    created_at: str
+    homepage_id: str | None = None
+    description: str = ""
+
+
+@dataclass(slots=True)
+class Content:
+    """A page or a folder (folders share the page id space and tree)."""
+
+    id: str
+    kind: str
+    title: str
+    space_id: str
+    parent_id: str | None
+    parent_type: str | None
+    position: int
+    status: str
+    version: int
+    created_at: str
+    modified_at: str
+    author_id: str
+    body: str | None = None
+    labels: tuple[str, ...] = ()
+    restricted_to: frozenset[str] | None = None
+
+
+@dataclass(slots=True)
+class Attachment:
+    id: str
+    page_id: str
+    title: str
+    media_type: str
+    kind: str
+    file_id: str
+    created_at: str
+    author_id: str
+    version: int = 1
+    file_size: int = 0
+    data: bytes | None = None
+    status: str = "current"
+    comment: str = ""
+
+
+class Site:
+    """An in-memory Confluence site with the indexes the API routes need."""
+
+    def __init__(self, cloud_id: str = "5c7b3f2e-0c1d-4d2a-9e4b-6f0a1b2c3d4e") -> None:
+        self.cloud_id = cloud_id
+        self.accounts: dict[str, Account] = {}
+        self.spaces: dict[str, Space] = {}
+        self.space_ids_by_key: dict[str, str] = {}
+        self.contents: dict[str, Content] = {}
+        self.children: dict[str, list[str]] = {}
+        self.space_pages: dict[str, list[int]] = {}
+        self.attachments: dict[str, Attachment] = {}
+        self.page_attachments: dict[str, list[str]] = {}
+        self.label_ids: dict[str, str] = {}
+        self.body_factory: Callable[[Content], str] = lambda content: "<p></p>"
+        self.bytes_factory: Callable[[Attachment], bytes] = lambda attachment: b""
+        self._next_id = 65536
+        self._clock = 0
+
+    # ---- ids and time -------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        self._next_id += 1 + self._next_id % 7
+        return str(self._next_id)
+
+    def tick(self) -> str:
+        self._clock += 1
+        return timestamp(self._clock)
+
+    # ---- building -----------------------------------------------------------------------------
+
+    def add_account(self, email: str, display_name: str, account_id: str) -> Account:
+        account = Account(account_id=account_id, email=email, display_name=display_name)
+        self.accounts[account_id] = account
+        return account
+
+    def add_space(self, key: str, name: str, type_: str = "global", author_id: str = "") -> Space:
+        space = Space(self.new_id(), key, name, type_, "current", author_id, self.tick())
+        self.spaces[space.id] = space
+        self.space_ids_by_key[key] = space.id
+        self.space_pages[space.id] = []
+        return space
+
+    def add_content(
+        self,
+        space: Space,
+        title: str,
+        parent_id: str | None = None,
+        kind: str = "page",
+        *,
+        content_id: str | None = None,
+        status: str = "current",
+        body: str | None = None,
+        labels: tuple[str, ...] = (),
+        author_id: str = "",
+    ) -> Content:
+        content_id = content_id or self.new_id()
+        parent = self.contents.get(parent_id) if parent_id else None
+        siblings = self.children.setdefault(parent_id or f"space:{space.id}", [])
+        created = self.tick()
+        content = Content(
+            id=content_id,
+            kind=kind,
+            title=title,
+            space_id=space.id,
+            parent_id=parent.id if parent else None,
+            parent_type=parent.kind if parent else None,
+            position=len(siblings),
+            status=status,
+            version=1,
+            created_at=created,
+            modified_at=created,
+            author_id=author_id or space.author_id,
+            body=body,
+            labels=labels,
+        )
+        self.contents[content_id] = content
+        siblings.append(content_id)
+        if kind == "page":
+            bisect.insort(self.space_pages[space.id], int(content_id))
+            if space.homepage_id is None and parent is None:
+                space.homepage_id = content_id
+        for label in labels:
+            self.label_ids.setdefault(label, str(1000 + len(self.label_ids)))
+        return content
+
+    def add_attachment(
+        self, page: Content, title: str, media_type: str, kind: str, data: bytes | None = None
+    ) -> Attachment:
+        attachment_id = "att" + self.new_id()
+        attachment = Attachment(
+            id=attachment_id,
+            page_id=page.id,
+            title=title,
+            media_type=media_type,
+            kind=kind,
+            file_id=secrets.token_hex(16),
+            created_at=self.tick(),
+            author_id=page.author_id,
+            data=data,
+        )
+        self.attachments[attachment_id] = attachment
+        self.page_attachments.setdefault(page.id, []).append(attachment_id)
+        return attachment
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def body_of(self, content: Content) -> str:
+        return content.body if content.body is not None else self.body_factory(content)
+
+    def bytes_of(self, attachment: Attachment) -> bytes:
+        return attachment.data if attachment.data is not None else self.bytes_factory(attachment)
+
+    def visible(self, content: Content, account_id: str | None) -> bool:
+        return content.restricted_to is None or account_id in content.restricted_to
+
+    def child_ids(self, parent_id: str) -> list[str]:
+        return self.children.get(parent_id, [])
+
+    def ancestors(self, content: Content) -> list[Content]:
+        chain: list[Content] = []
+        parent_id = content.parent_id
+        while parent_id and parent_id in self.contents and len(chain) < 1000:
+            parent = self.contents[parent_id]
+            chain.append(parent)
+            parent_id = parent.parent_id
+        return list(reversed(chain))
+
+    def descendants(self, root_id: str, max_depth: int) -> Iterator[tuple[Content, int]]:
+        """Top to bottom, breadth first: (content, depth) with depth 1 for direct children."""
+        level = [root_id]
+        for depth in range(1, max_depth + 1):
+            next_level: list[str] = []
+            for parent_id in level:
+                for child_id in self.child_ids(parent_id):
+                    yield self.contents[child_id], depth
+                    next_level.append(child_id)
+            level = next_level
+
+    def space_of(self, key: str) -> Space | None:
+        space_id = self.space_ids_by_key.get(key)
+        return self.spaces.get(space_id) if space_id else None
+
+    # ---- changing (tests and the sync scenarios) ----------------------------------------------
+
+    def edit_page(self, page_id: str, *, body: str | None = None, title: str | None = None) -> None:
+        page = self.contents[page_id]
+        if body is not None:
+            page.body = body
+        if title is not None:
+            page.title = title
+        page.version += 1
+        page.modified_at = self.tick()
+
+    def delete_content(self, content_id: str) -> None:
+        """Remove a page or folder; its children move up to its parent, as in Confluence."""
+        content = self.contents.pop(content_id)
+        siblings = self.children.get(content.parent_id or f"space:{content.space_id}", [])
+        if content_id in siblings:
+            siblings.remove(content_id)
+        for child_id in self.children.pop(content_id, []):
+            self.move_content(child_id, content.parent_id)
+        if content.kind == "page":
+            pages = self.space_pages[content.space_id]
+            index = bisect.bisect_left(pages, int(content_id))
+            if index < len(pages) and pages[index] == int(content_id):
+                pages.pop(index)
+        for attachment_id in self.page_attachments.pop(content_id, []):
+            self.attachments.pop(attachment_id, None)
+
+    def move_content(self, content_id: str, new_parent_id: str | None) -> None:
+        content = self.contents[content_id]
+        old = self.children.get(content.parent_id or f"space:{content.space_id}", [])
+        if content_id in old:
+            old.remove(content_id)
+        parent = self.contents.get(new_parent_id) if new_parent_id else None
+        siblings = self.children.setdefault(new_parent_id or f"space:{content.space_id}", [])
+        content.parent_id = parent.id if parent else None
+        content.parent_type = parent.kind if parent else None
+        content.position = len(siblings)
+        siblings.append(content_id)
+        content.version += 1
+        content.modified_at = self.tick()

@@ -1,0 +1,121 @@
+"""The emulator as users and tests hold it: in-process transport or loopback servers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from .app import EmulatorApp, Origins
+from .faults import Faults, LoggedRequest
+from .generator import generate_site
+from .model import Account, Site
+
+IN_PROCESS_ORIGINS = {
+    "site": "https://acme.confluence.test",
+    "gateway": "https://api.confluence.test",
+    "media": "https://media.confluence.test",
+    "auth": "https://auth.confluence.test",
+}
+
+
+class Emulator:
+    """A Confluence Cloud site with its API gateway, media and auth origins.
+
+    In-process: pass `emulator.transport()` to an httpx client (or the reader) and use
+    `emulator.base_url`. Over loopback: `with emulator.serve(): ...` binds one free port per
+    origin on 127.0.0.1 and switches every URL to those ports until the block ends.
+    """
+
+    def __init__(self, site: Site | None = None, *, pages: int = 60, seed: int = 7) -> None:
+        self.site = site if site is not None else generate_site(pages, seed)
+        self.origins = Origins(**IN_PROCESS_ORIGINS)
+        self.app = EmulatorApp(self.site, self.origins)
+
+    # ---- what tests read ----------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        return self.app.faults
+
+    @property
+    def log(self) -> list[LoggedRequest]:
+        return list(self.app.log)
+
+    @property
+    def base_url(self) -> str:
+        """The site's base URL, as users write it: `https://SITE/wiki`."""
+        return f"{self.origins.site}/wiki"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.origins.gateway
+
+    @property
+    def auth_url(self) -> str:
+        return self.origins.auth
+
+    @property
+    def cloud_id(self) -> str:
+        return self.site.cloud_id
+
+    def user(self, email: str = "alice@example.com") -> Account:
+        for account in self.site.accounts.values():
+            if account.email == email:
+                return account
+        raise KeyError(f"no emulated account {email!r}")
+
+    def requests(self, origin: str | None = None, path: str = "") -> list[LoggedRequest]:
+        return [
+            entry
+            for entry in self.app.log
+            if (origin is None or entry.origin == origin) and path in entry.path
+        ]
+
+    def clear_log(self) -> None:
+        self.app.log.clear()
+
+    # ---- how clients reach it -----------------------------------------------------------------
+
+    def transport(self) -> httpx.ASGITransport:
+        return httpx.ASGITransport(app=self.app)
+
+    @contextmanager
+    def serve(self) -> Iterator[Emulator]:
+        """Serve every origin on 127.0.0.1 (one free port each) in a background thread."""
+        import uvicorn
+
+        sockets = [_bound_socket() for _ in range(4)]
+        saved = Origins(**vars(self.origins))
+        for role, sock in zip(("site", "gateway", "media", "auth"), sockets, strict=True):
+            setattr(self.origins, role, f"http://127.0.0.1:{sock.getsockname()[1]}")
+        config = uvicorn.Config(
+            self.app, lifespan="off", log_level="critical", access_log=False, timeout_keep_alive=30
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
+        thread.start()
+        try:
+            while not server.started:
+                if not thread.is_alive():
+                    raise RuntimeError("the emulator's server failed to start")
+                thread.join(0.01)
+            yield self
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            for sock in sockets:
+                sock.close()
+            for role in ("site", "gateway", "media", "auth"):
+                setattr(self.origins, role, getattr(saved, role))
+
+
+def _bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.set_inheritable(True)
+    return sock

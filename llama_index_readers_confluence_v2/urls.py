@@ -1,0 +1,197 @@
+"""Every Confluence Cloud URL form, page id and tiny link, turned into a selection (pure)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+from .errors import BadArgumentError, BadURLError
+
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class PageSelection:
+    page_id: str
+
+
+@dataclass(frozen=True)
+class FolderSelection:
+    folder_id: str
+
+
+@dataclass(frozen=True)
+class SpaceSelection:
+    space_key: str
+
+
+@dataclass(frozen=True)
+class TitleSelection:
+    """A legacy `/display/KEY/Title` link: resolved by title within the space."""
+
+    space_key: str
+    title: str
+
+
+@dataclass(frozen=True)
+class InstanceSelection:
+    """The whole site: every space the user can read."""
+
+
+Selection = PageSelection | FolderSelection | SpaceSelection | TitleSelection | InstanceSelection
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_scheme(url: str, what: str) -> None:
+    """`https://` everywhere; `http://` only for loopback hosts (tests, the emulator)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+        return
+    raise BadURLError(
+        f"{what} must be an https:// URL (http:// is accepted only for loopback hosts); "
+        f"got {redact_url(url)!r}"
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL without user info or query string, safe to put in a message."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url[:200]
+
+
+def normalize_base_url(base_url: str) -> str:
+    """`https://SITE.atlassian.net[/wiki][/]` -> `https://SITE.atlassian.net/wiki`."""
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise BadArgumentError(
+            "base_url is required: pass your site's address, e.g. "
+            "base_url='https://your-site.atlassian.net/wiki' (or set CONFLUENCE_BASE_URL)"
+        )
+    check_scheme(base_url.strip(), "base_url")
+    parts = urlsplit(base_url.strip())
+    if parts.username or parts.password:
+        raise BadURLError("base_url must not carry credentials; pass user_name and api_token")
+    origin = f"{parts.scheme}://{parts.netloc.lower()}"
+    return origin + "/wiki"
+
+
+def site_origin(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def parse_page_id(value: object, what: str = "page id") -> str:
+    """An id as str or int (64-bit), returned as the canonical decimal string."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadArgumentError(
+            f"{what} must be a number or a string of digits, e.g. '123456'; got {type(value).__name__}"
+        )
+    text = str(value).strip()
+    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        raise BadArgumentError(
+            f"{what} must be a positive 64-bit number such as '123456'; got {text[:40]!r}. "
+            "To import by address, pass url=... instead"
+        )
+    return str(int(text))
+
+
+def tiny_to_id(tiny: str) -> int:
+    """Decode a `/x/TINY` code: the id's little-endian bytes in Confluence's base64 variant."""
+    if not tiny or len(tiny) > 11 or not re.fullmatch(r"[A-Za-z0-9_\-]+", tiny):
+        raise BadURLError(f"{tiny!r} is not a Confluence tiny link code")
+    padded = tiny.replace("-", "/").replace("_", "+").ljust(11, "A") + "="
+    try:
+        raw = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadURLError(f"{tiny!r} is not a Confluence tiny link code") from exc
+    page_id = int.from_bytes(raw[:8], "little")
+    if not 0 < page_id <= MAX_ID:
+        raise BadURLError(f"tiny link {tiny!r} does not decode to a page id")
+    return page_id
+
+
+def id_to_tiny(page_id: int) -> str:
+    encoded = base64.b64encode(int(page_id).to_bytes(8, "little")).decode()
+    return encoded.replace("/", "-").replace("+", "_").rstrip("=").rstrip("A")
+
+
+_PAGE_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)/pages/(?:edit-v2/|edit/)?(?P<id>\d+)(?:/.*)?$")
+_BLOG_PATH = re.compile(r"^/spaces/[^/]+/blog/")
+_FOLDER_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)/folder/(?P<id>\d+)/?$")
+_SPACE_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)(?:/overview|/pages)?/?$")
+_DISPLAY_PATH = re.compile(r"^/display/(?P<key>[^/]+)(?:/(?P<title>[^/]+))?/?$")
+_TINY_PATH = re.compile(r"^/x/(?P<tiny>[A-Za-z0-9_\-]+)/?$")
+
+
+def parse_url(url: str, base_url: str) -> Selection:
+    """Turn a Confluence Cloud URL of the site at `base_url` into a selection."""
+    if not isinstance(url, str) or not url.strip():
+        raise BadURLError("url must be a non-empty Confluence URL")
+    url = url.strip()
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise BadURLError(
+            f"{url[:200]!r} is not an absolute URL; pass a full address such as "
+            f"{base_url}/spaces/KEY/pages/123"
+        )
+    if parts.netloc.lower() != urlsplit(base_url).netloc.lower():
+        raise BadURLError(
+            f"{redact_url(url)!r} belongs to host {parts.hostname!r}, not to the configured "
+            f"site {urlsplit(base_url).hostname!r}; create a reader with base_url for that site"
+        )
+    path = parts.path
+    if path.startswith("/wiki"):
+        path = path[len("/wiki") :]
+    return _selection_from_path(path or "/", parse_qs(parts.query), url)
+
+
+def _selection_from_path(path: str, query: dict[str, list[str]], url: str) -> Selection:
+    if path in ("/", "", "/home", "/spaces", "/spaces/"):
+        return InstanceSelection()
+    if path.endswith("viewpage.action") or path.endswith("resumedraft.action"):
+        return _selection_from_action(query, url)
+    if _BLOG_PATH.match(path):
+        raise BadURLError(f"{redact_url(url)!r} is a blog post; blog posts are not imported yet")
+    for pattern, make in (
+        (_PAGE_PATH, lambda m: PageSelection(parse_page_id(m["id"]))),
+        (_FOLDER_PATH, lambda m: FolderSelection(parse_page_id(m["id"], "folder id"))),
+        (_SPACE_PATH, lambda m: SpaceSelection(unquote_plus(m["key"]))),
+        (_TINY_PATH, lambda m: PageSelection(str(tiny_to_id(m["tiny"])))),
+        (_DISPLAY_PATH, _display_selection),
+    ):
+        match = pattern.match(path)
+        if match:
+            return make(match)  # type: ignore[no-untyped-call]
+    raise BadURLError(
+        f"{redact_url(url)!r} is not a page, space, folder, tiny link or site URL of Confluence; "
+        "copy the address of a page or space from your browser"
+    )
+
+
+def _selection_from_action(query: dict[str, list[str]], url: str) -> Selection:
+    for key in ("pageId", "draftId"):
+        if query.get(key):
+            return PageSelection(parse_page_id(query[key][0]))
+    raise BadURLError(f"{redact_url(url)!r} has no pageId parameter")
+
+
+def _display_selection(match: re.Match[str]) -> Selection:
+    key = unquote_plus(match["key"])
+    if not match["title"]:
+        return SpaceSelection(key)
+    return TitleSelection(key, unquote_plus(match["title"]))
