@@ -405,7 +405,8 @@ class _Renderer:
         head = [f"[!{ALERT_MACROS[name]}]"] if name in ALERT_MACROS else []
         if title:
             head.append(f"**{_escape(title)}**")
-        return _quote("\n\n".join(["\n".join(head), *body] if head else body))
+        text = "\n\n".join(body)
+        return _quote("\n".join([*head, text]) if head else text)
 
     def _inline_macro(self, tag: Tag) -> str:
         name = _macro_name(tag)

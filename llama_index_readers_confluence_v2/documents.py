@@ -1,0 +1,136 @@
+"""The metadata contract and Document assembly (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from llama_index.core.schema import Document
+
+PATH_SEPARATOR = " > "
+EXCLUDED_EMBED_KEYS = [
+    "page_id",
+    "space_id",
+    "parent_id",
+    "ancestor_ids",
+    "author_id",
+    "url",
+    "attachment_id",
+    "position",
+    "version",
+    "source",
+]
+EXCLUDED_LLM_KEYS = [
+    "space_id",
+    "parent_id",
+    "ancestor_ids",
+    "author_id",
+    "attachment_id",
+    "position",
+]
+
+
+@dataclass(frozen=True)
+class SpaceInfo:
+    id: str
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """A page or folder as the tree knows it: enough for paths, nothing more."""
+
+    id: str
+    title: str
+    kind: str
+    parent_id: str | None
+    parent_type: str | None = None
+
+
+@dataclass
+class PageRecord:
+    """A page with its body and its place in the tree, ready to become a Document."""
+
+    id: str
+    title: str
+    status: str
+    space: SpaceInfo
+    parent_id: str | None
+    parent_type: str | None
+    position: int | None
+    version: int | None
+    created_at: str | None
+    last_modified: str | None
+    author_id: str | None
+    webui: str
+    body: str
+    ancestors: list[TreeNode] = field(default_factory=list)
+    labels: tuple[str, ...] = ()
+
+
+def page_record(raw: dict[str, Any], space: SpaceInfo, ancestors: list[TreeNode]) -> PageRecord:
+    version = raw.get("version") or {}
+    body = (raw.get("body") or {}).get("storage") or {}
+    links = raw.get("_links") or {}
+    return PageRecord(
+        id=str(raw["id"]),
+        title=str(raw.get("title") or ""),
+        status=str(raw.get("status") or "current"),
+        space=space,
+        parent_id=_optional_str(raw.get("parentId")),
+        parent_type=_optional_str(raw.get("parentType")),
+        position=raw.get("position"),
+        version=version.get("number"),
+        created_at=raw.get("createdAt"),
+        last_modified=version.get("createdAt") or raw.get("createdAt"),
+        author_id=raw.get("authorId"),
+        webui=str(links.get("webui") or f"/spaces/{space.key}/pages/{raw['id']}"),
+        body=str(body.get("value") or ""),
+        ancestors=ancestors,
+    )
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def page_url(base_url: str, record: PageRecord) -> str:
+    return base_url + record.webui
+
+
+def page_metadata(record: PageRecord, base_url: str) -> dict[str, Any]:
+    """Flat scalar metadata, as every vector store accepts."""
+    path = [record.space.name, *(node.title for node in record.ancestors), record.title]
+    return {
+        "title": record.title,
+        "page_id": record.id,
+        "status": record.status,
+        "url": page_url(base_url, record),
+        "space_key": record.space.key,
+        "space_id": record.space.id,
+        "space_name": record.space.name,
+        "parent_id": record.parent_id,
+        "parent_type": record.parent_type,
+        "ancestor_ids": ",".join(node.id for node in record.ancestors),
+        "path": PATH_SEPARATOR.join(path),
+        "depth": len(record.ancestors),
+        "position": record.position,
+        "version": record.version,
+        "created_at": record.created_at,
+        "last_modified": record.last_modified,
+        "author_id": record.author_id,
+        "labels": ",".join(record.labels),
+        "source": "confluence",
+    }
+
+
+def page_document(record: PageRecord, markdown: str, base_url: str) -> Document:
+    text = f"# {record.title}\n\n{markdown}".rstrip() + "\n"
+    return Document(
+        id_=record.id,
+        text=text,
+        metadata=page_metadata(record, base_url),
+        excluded_embed_metadata_keys=list(EXCLUDED_EMBED_KEYS),
+        excluded_llm_metadata_keys=list(EXCLUDED_LLM_KEYS),
+    )

@@ -1,0 +1,351 @@
+"""ConfluenceReader: arguments -> selection -> documents (orchestration only)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+from llama_index.core.readers.base import BaseReader
+from llama_index.core.schema import Document
+from tqdm.auto import tqdm
+
+from .auth import ConfluenceCredential, credential_from_arguments
+from .client import ConfluenceClient, RetryPolicy
+from .documents import PageRecord, page_document
+from .errors import BadArgumentError, ConfluenceError
+from .storage import ConversionContext, storage_to_markdown
+from .traversal import Walker, WalkOptions
+from .urls import (
+    PageSelection,
+    Selection,
+    SpaceSelection,
+    check_scheme,
+    normalize_base_url,
+    parse_page_id,
+    parse_url,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GATEWAY_URL = "https://api.atlassian.com"
+DEFAULT_AUTH_SERVER_URL = "https://auth.atlassian.com"
+PAGE_STATUSES = ("current", "archived")
+T = TypeVar("T")
+
+
+@dataclass
+class Failure:
+    """A page (or image) that could not be imported, and why."""
+
+    page_id: str
+    reason: str
+    attachment_id: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """What the last run did: read it from `reader.last_report` after loading."""
+
+    pages: int = 0
+    images: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    skipped_images: list[Failure] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def failed_page_ids(self) -> list[str]:
+        return [failure.page_id for failure in self.failures]
+
+
+class ConfluenceReader(BaseReader):
+    """Confluence Cloud pages as Markdown Documents, over the REST API v2.
+
+    >>> reader = ConfluenceReader(base_url="https://your-site.atlassian.net/wiki",
+    ...                           user_name="you@example.com", api_token="...")
+    >>> documents = reader.load_data(space_key="ENG")
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        oauth2: dict[str, Any] | None = None,
+        cloud: bool = True,
+        api_token: str | None = None,
+        cookies: dict[str, str] | None = None,
+        user_name: str | None = None,
+        password: str | None = None,
+        *,
+        credentials: ConfluenceCredential | None = None,
+        credential_id: str | None = None,
+        scoped_token: bool | None = None,
+        cloud_id: str | None = None,
+        api_gateway_url: str = DEFAULT_GATEWAY_URL,
+        auth_server_url: str = DEFAULT_AUTH_SERVER_URL,
+        max_concurrency: int = 8,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        fail_on_error: bool = False,
+    ) -> None:
+        if not cloud:
+            raise BadArgumentError(
+                "this reader speaks to Confluence Cloud only (cloud=False is Data Center); "
+                "use llama-index-readers-confluence for Data Center"
+            )
+        if cookies:
+            raise BadArgumentError("cookie sessions are not supported; use an API token")
+        if oauth2 is not None or credential_id is not None:
+            raise BadArgumentError(
+                "OAuth 2.0 and stored credentials are not available in this version; "
+                "pass user_name= and api_token="
+            )
+        self.base_url = normalize_base_url(base_url or os.environ.get("CONFLUENCE_BASE_URL", ""))
+        self._credential = credential_from_arguments(
+            user_name, api_token, password, credentials, scoped_token
+        )
+        for url, what in ((api_gateway_url, "api_gateway_url"), (auth_server_url, "auth_server_url")):
+            check_scheme(url, what)
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise BadArgumentError("max_concurrency must be a whole number of at least 1")
+        self.api_gateway_url = api_gateway_url.rstrip("/")
+        self.auth_server_url = auth_server_url.rstrip("/")
+        self.cloud_id = cloud_id
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.verify = verify
+        self.transport = transport
+        self.fail_on_error = fail_on_error
+        self.last_report = ImportReport()
+
+    def __repr__(self) -> str:
+        return (
+            f"ConfluenceReader(base_url={self.base_url!r}, user={self._credential.username!r}, "
+            f"auth={self._credential.kind!r})"
+        )
+
+    # ---- loading ------------------------------------------------------------------------------
+
+    def load_data(self, *args: Any, **load_kwargs: Any) -> list[Document]:
+        """Everything selected, as a list (see `lazy_load_data` for the arguments)."""
+        return list(self.lazy_load_data(*args, **load_kwargs))
+
+    def lazy_load_data(self, *args: Any, **load_kwargs: Any) -> Iterator[Document]:  # type: ignore[override]
+        """Stream Documents; works inside a running event loop (a notebook) too."""
+        self._selections(**_positional(args, load_kwargs))  # bad arguments fail here, at once
+        return _iterate_in_thread(lambda: self.alazy_load_data(*args, **load_kwargs))
+
+    async def aload_data(self, *args: Any, **load_kwargs: Any) -> list[Document]:
+        return [document async for document in self.alazy_load_data(*args, **load_kwargs)]
+
+    async def alazy_load_data(  # type: ignore[override]
+        self,
+        space_key: str | None = None,
+        page_ids: str | int | Iterable[str | int] | None = None,
+        url: str | Iterable[str] | None = None,
+        *,
+        folder_id: str | int | None = None,
+        include_children: bool = False,
+        include_attachments: bool = False,
+        include_personal_spaces: bool = False,
+        space_filter: str | Iterable[str] | None = None,
+        page_status: str | Iterable[str] | None = None,
+        max_num_results: int | None = None,
+        show_progress: bool = False,
+    ) -> AsyncIterator[Document]:
+        """Stream the selected pages as Markdown Documents, parents before children.
+
+        Select with `space_key`, `page_ids` (one or a list, str or int), `url` (one or a list of
+        page, space, folder, tiny-link or site URLs) or `folder_id`.
+        """
+        selections = self._selections(space_key, page_ids, url, folder_id)
+        options = WalkOptions(
+            statuses=_statuses(page_status),
+            include_children=bool(include_children),
+            include_personal_spaces=bool(include_personal_spaces),
+            space_filter=_keywords(space_filter),
+        )
+        limit = _max_results(max_num_results)
+        report = ImportReport()
+        self.last_report = report
+        progress = tqdm(desc="Confluence pages", unit="page", disable=not show_progress)
+        try:
+            async with self._client() as client:
+                walker = Walker(client, options)
+                try:
+                    async for record in walker.records(selections):
+                        document = self._document(record, report)
+                        if document is None:
+                            continue
+                        report.pages += 1
+                        progress.update(1)
+                        yield document
+                        if limit is not None and report.pages >= limit:
+                            break
+                finally:
+                    report.requests = client.requests_made
+                    for page_id in walker.vanished:
+                        self._fail(report, page_id, "deleted or restricted during the import")
+        finally:
+            progress.close()
+
+    def _document(self, record: PageRecord, report: ImportReport) -> Document | None:
+        try:
+            context = ConversionContext(self.base_url, record.id, record.space.key)
+            converted = storage_to_markdown(record.body, context)
+            return page_document(record, converted.markdown, self.base_url)
+        except Exception as exc:  # one broken page must not end the run
+            self._fail(report, record.id, f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _fail(self, report: ImportReport, page_id: str, reason: str) -> None:
+        failure = Failure(page_id, reason)
+        report.failures.append(failure)
+        if self.fail_on_error:
+            raise ConfluenceError(f"page {page_id} failed: {reason}")
+        logger.warning("skipped page %s: %s", page_id, reason)
+
+    def _client(self) -> ConfluenceClient:
+        return ConfluenceClient(
+            self.base_url,
+            self._credential,
+            gateway_url=self.api_gateway_url,
+            cloud_id=self.cloud_id,
+            transport=self.transport,
+            max_concurrency=self.max_concurrency,
+            retry=self.retry,
+            timeout=self.timeout,
+            verify=self.verify,
+        )
+
+    # ---- selection ----------------------------------------------------------------------------
+
+    def _selections(
+        self,
+        space_key: str | None = None,
+        page_ids: str | int | Iterable[str | int] | None = None,
+        url: str | Iterable[str] | None = None,
+        folder_id: str | int | None = None,
+        **_: Any,
+    ) -> list[Selection]:
+        selections: list[Selection] = []
+        if space_key is not None:
+            if not isinstance(space_key, str) or not space_key.strip():
+                raise BadArgumentError("space_key must be a space key such as 'ENG'")
+            selections.append(SpaceSelection(space_key.strip()))
+        selections.extend(PageSelection(parse_page_id(i)) for i in _as_list(page_ids, "page_ids"))
+        selections.extend(parse_url(u, self.base_url) for u in _as_list(url, "url"))
+        if folder_id is not None:
+            selections.append(PageSelection(parse_page_id(folder_id, "folder_id")))
+        if not selections:
+            raise BadArgumentError(
+                "nothing to load: pass space_key='KEY', page_ids=[...], url='https://...' "
+                "(a page, space, folder or site URL) or folder_id=..."
+            )
+        return selections
+
+
+def _positional(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    names = ("space_key", "page_ids", "url")
+    if len(args) > len(names):
+        raise BadArgumentError("load_data takes at most space_key, page_ids and url positionally")
+    return {**dict(zip(names, args, strict=False)), **kwargs}
+
+
+def _as_list(value: Any, name: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise BadArgumentError(f"{name} takes one value or a list of them") from None
+
+
+def _statuses(page_status: str | Iterable[str] | None) -> tuple[str, ...]:
+    if page_status is None:
+        return ("current",)
+    values = [page_status] if isinstance(page_status, str) else list(page_status)
+    statuses = tuple(part.strip() for value in values for part in str(value).split(",") if part.strip())
+    unknown = [status for status in statuses if status not in PAGE_STATUSES]
+    if unknown or not statuses:
+        raise BadArgumentError(
+            f"page_status takes 'current', 'archived' or both; got {page_status!r}"
+            + (" (drafts cannot be listed through the API)" if "draft" in unknown else "")
+        )
+    return statuses
+
+
+def _keywords(space_filter: str | Iterable[str] | None) -> tuple[str, ...]:
+    if space_filter is None:
+        return ()
+    values = [space_filter] if isinstance(space_filter, str) else list(space_filter)
+    return tuple(str(value).strip() for value in values if str(value).strip())
+
+
+def _max_results(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadArgumentError("max_num_results must be a positive whole number (or None)")
+    return value
+
+
+_DONE = object()
+
+
+def _iterate_in_thread(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+    """Drive an async iterator on a private event loop in a thread; hand items over one by one.
+
+    This is what lets `load_data` run inside a notebook's running loop, and it streams: the
+    queue holds a few items, so the producer waits for the consumer.
+    """
+    items: queue.Queue[Any] = queue.Queue(maxsize=8)
+    stop = threading.Event()
+
+    async def pump() -> None:
+        iterator = make()
+        try:
+            async for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        await asyncio.sleep(0)
+                if stop.is_set():
+                    break
+        except BaseException as exc:
+            items.put((_DONE, exc))
+            return
+        finally:
+            await iterator.aclose()  # type: ignore[attr-defined]
+        items.put((_DONE, None))
+
+    thread = threading.Thread(target=lambda: asyncio.run(pump()), daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                items.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
