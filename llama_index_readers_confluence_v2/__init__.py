@@ -1,9 +1,9 @@
 """Confluence Cloud (REST API v2) reader for LlamaIndex.
 
-    from llama_index_readers_confluence_v2 import ConfluenceReader
-    reader = ConfluenceReader(base_url="https://your-site.atlassian.net/wiki",
-                              user_name="you@example.com", api_token="...")
-    documents = reader.load_data(space_key="ENG")
+from llama_index_readers_confluence_v2 import ConfluenceReader
+reader = ConfluenceReader(base_url="https://your-site.atlassian.net/wiki",
+                          user_name="you@example.com", api_token="...")
+documents = reader.load_data(space_key="ENG")
 """
 
 from .auth import ConfluenceCredential

@@ -59,13 +59,13 @@ class PinnedAuth(httpx.Auth):
 
     def __init__(self, header: str, origins: set[str]) -> None:
         self._header = header
-        self._origins = {origin_of(origin) for origin in origins}
+        self.origins = frozenset(origin_of(origin) for origin in origins)
 
     def __repr__(self) -> str:
-        return f"PinnedAuth(origins={sorted(self._origins)!r})"
+        return f"PinnedAuth(origins={sorted(self.origins)!r})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if origin_of(request.url) in self._origins:
+        if origin_of(request.url) in self.origins:
             request.headers["Authorization"] = self._header
         yield request
 

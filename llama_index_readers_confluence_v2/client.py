@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "llama-index-readers-confluence-v2"
-Params = Mapping[str, str | int]
+Params = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        return delay * random.uniform(0.7, 1.3)
+        return float(delay * random.uniform(0.7, 1.3))
 
     def wait_for(self, response: httpx.Response, attempt: int) -> float:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -302,7 +302,7 @@ class ConfluenceClient:
         raise ConfluenceError("too many redirects while downloading an attachment")
 
     def _redirect_target(self, url: str, response: httpx.Response) -> str:
-        location = response.headers.get("location", "")
+        location = str(response.headers.get("location", ""))
         if not location:
             raise ConfluenceError("a download redirect had no Location header")
         target = urljoin(url, location)
@@ -386,7 +386,7 @@ def _path(request: httpx.Request) -> str:
 
 
 def _auth_origins(auth: PinnedAuth) -> set[str]:
-    return auth._origins
+    return set(auth.origins)
 
 
 def _json_of(response: httpx.Response) -> Any:

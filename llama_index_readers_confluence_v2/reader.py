@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -111,7 +112,10 @@ class ConfluenceReader(BaseReader):
         self._credential = credential_from_arguments(
             user_name, api_token, password, credentials, scoped_token
         )
-        for url, what in ((api_gateway_url, "api_gateway_url"), (auth_server_url, "auth_server_url")):
+        for url, what in (
+            (api_gateway_url, "api_gateway_url"),
+            (auth_server_url, "auth_server_url"),
+        ):
             check_scheme(url, what)
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise BadArgumentError("max_concurrency must be a whole number of at least 1")
@@ -275,7 +279,9 @@ def _statuses(page_status: str | Iterable[str] | None) -> tuple[str, ...]:
     if page_status is None:
         return ("current",)
     values = [page_status] if isinstance(page_status, str) else list(page_status)
-    statuses = tuple(part.strip() for value in values for part in str(value).split(",") if part.strip())
+    statuses = tuple(
+        part.strip() for value in values for part in str(value).split(",") if part.strip()
+    )
     unknown = [status for status in statuses if status not in PAGE_STATUSES]
     if unknown or not statuses:
         raise BadArgumentError(
@@ -344,8 +350,6 @@ def _iterate_in_thread(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
     finally:
         stop.set()
         while thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 items.get(timeout=0.05)
-            except queue.Empty:
-                pass
         thread.join()

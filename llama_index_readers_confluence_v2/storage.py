@@ -15,8 +15,17 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import quote
 
-from bs4 import BeautifulSoup, CData, Comment, NavigableString, Tag
-from bs4.element import Declaration, Doctype, PageElement, ProcessingInstruction
+from bs4 import BeautifulSoup
+from bs4.element import (
+    CData,
+    Comment,
+    Declaration,
+    Doctype,
+    NavigableString,
+    PageElement,
+    ProcessingInstruction,
+    Tag,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +274,7 @@ class _Renderer:
         name = tag.name or ""
         if name in DROPPED_TAGS:
             return []
-        handler: Callable[[Tag], list[str]] | None = self._BLOCK_HANDLERS.get(name)
+        handler = self._BLOCK_HANDLERS.get(name)
         if handler is not None:
             return handler(self, tag)
         if re.fullmatch(r"h[1-6]", name):
@@ -335,7 +344,7 @@ class _Renderer:
         pending: dict[int, int] = {}  # column -> rows still covered by a rowspan above
         for tr in _rows_of(table):
             row: list[str] = []
-            cells = [c for c in tr.children if _name(c) in ("td", "th")]
+            cells = _child_tags(tr, ("td", "th"))
             for cell in cells:
                 while pending.get(len(row), 0) > 0:
                     pending[len(row)] -= 1
@@ -343,7 +352,7 @@ class _Renderer:
                 span = _span(cell, "rowspan")
                 if span > 1:
                     pending[len(row)] = span - 1
-                row.append(self._cell(cell))  # type: ignore[arg-type]
+                row.append(self._cell(cell))
                 row.extend([""] * (_span(cell, "colspan") - 1))
             while pending.get(len(row), 0) > 0:
                 pending[len(row)] -= 1
@@ -606,13 +615,14 @@ class _Renderer:
     }
 
 
+def _child_tags(node: Tag, names: tuple[str, ...]) -> list[Tag]:
+    return [child for child in node.children if isinstance(child, Tag) and child.name in names]
+
+
 def _rows_of(table: Tag) -> list[Tag]:
     rows: list[Tag] = []
-    for child in table.children:
-        if _name(child) == "tr":
-            rows.append(child)  # type: ignore[arg-type]
-        elif _name(child) in ("thead", "tbody", "tfoot"):
-            rows.extend(r for r in child.children if _name(r) == "tr")  # type: ignore[union-attr,misc]
+    for child in _child_tags(table, ("tr", "thead", "tbody", "tfoot")):
+        rows.extend([child] if child.name == "tr" else _child_tags(child, ("tr",)))
     return rows
 
 

@@ -38,8 +38,6 @@ def space_json(space: Space, site: Site) -> dict[str, Any]:
         "authorId": space.author_id,
         "createdAt": space.created_at,
         "homepageId": space.homepage_id,
-        "description": None,
-        "icon": None,
         "_links": {"webui": f"/spaces/{quote(space.key)}"},
     }
 
@@ -53,26 +51,36 @@ def page_webui(page: Content, space: Space) -> str:
 
 def page_json(page: Content, site: Site, body_format: str | None) -> dict[str, Any]:
     space = site.spaces[page.space_id]
-    return {
-        "id": page.id,
-        "status": page.status,
-        "title": page.title,
-        "spaceId": page.space_id,
-        "parentId": page.parent_id,
-        "parentType": page.parent_type,
-        "position": page.position,
-        "authorId": page.author_id,
-        "ownerId": page.author_id,
-        "lastOwnerId": None,
-        "createdAt": page.created_at,
-        "version": version_json(page.version, page.modified_at, page.author_id),
-        "body": body_json(page, site, body_format),
-        "_links": {
-            "webui": page_webui(page, space),
-            "editui": f"/pages/resumedraft.action?draftId={page.id}",
-            "tinyui": f"/x/{id_to_tiny(int(page.id))}",
-        },
-    }
+    return _without_none_parent(
+        {
+            "id": page.id,
+            "status": page.status,
+            "title": page.title,
+            "spaceId": page.space_id,
+            "parentId": page.parent_id,
+            "parentType": page.parent_type,
+            "position": page.position,
+            "authorId": page.author_id,
+            "ownerId": page.author_id,
+            "lastOwnerId": None,
+            "createdAt": page.created_at,
+            "version": version_json(page.version, page.modified_at, page.author_id),
+            "body": body_json(page, site, body_format),
+            "_links": {
+                "webui": page_webui(page, space),
+                "editui": f"/pages/resumedraft.action?draftId={page.id}",
+                "tinyui": f"/x/{id_to_tiny(int(page.id))}",
+            },
+        }
+    )
+
+
+def _without_none_parent(payload: dict[str, Any]) -> dict[str, Any]:
+    """A space's root page has no parent: the API leaves the keys out (they are not nullable)."""
+    for key in ("parentId", "parentType"):
+        if payload.get(key) is None:
+            payload.pop(key, None)
+    return payload
 
 
 def body_json(page: Content, site: Site, body_format: str | None) -> dict[str, Any]:
@@ -107,21 +115,23 @@ def view_of(storage: str) -> str:
 
 def folder_json(folder: Content, site: Site) -> dict[str, Any]:
     space = site.spaces[folder.space_id]
-    return {
-        "id": folder.id,
-        "type": "folder",
-        "status": folder.status,
-        "title": folder.title,
-        "parentId": folder.parent_id,
-        "parentType": folder.parent_type,
-        "position": folder.position,
-        "authorId": folder.author_id,
-        "ownerId": folder.author_id,
-        "createdAt": folder.created_at,
-        "spaceId": folder.space_id,
-        "version": version_json(folder.version, folder.modified_at, folder.author_id),
-        "_links": {"webui": f"/spaces/{quote(space.key)}/folder/{folder.id}"},
-    }
+    return _without_none_parent(
+        {
+            "id": folder.id,
+            "type": "folder",
+            "status": folder.status,
+            "title": folder.title,
+            "parentId": folder.parent_id,
+            "parentType": folder.parent_type,
+            "position": folder.position,
+            "authorId": folder.author_id,
+            "ownerId": folder.author_id,
+            "createdAt": folder.created_at,
+            "spaceId": folder.space_id,
+            "version": version_json(folder.version, folder.modified_at, folder.author_id),
+            "_links": {"webui": f"/spaces/{quote(space.key)}/folder/{folder.id}"},
+        }
+    )
 
 
 def child_page_json(page: Content) -> dict[str, Any]:
@@ -139,15 +149,17 @@ def direct_child_json(content: Content) -> dict[str, Any]:
 
 
 def descendant_json(content: Content, depth: int) -> dict[str, Any]:
-    return {
-        "id": content.id,
-        "status": content.status,
-        "title": content.title,
-        "type": content.kind,
-        "parentId": content.parent_id,
-        "depth": depth,
-        "childPosition": content.position,
-    }
+    return _without_none_parent(
+        {
+            "id": content.id,
+            "status": content.status,
+            "title": content.title,
+            "type": content.kind,
+            "parentId": content.parent_id,
+            "depth": depth,
+            "childPosition": content.position,
+        }
+    )
 
 
 def attachment_json(attachment: Attachment, site: Site) -> dict[str, Any]:

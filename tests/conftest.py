@@ -1,0 +1,51 @@
+"""Shared fixtures: every test talks to the bundled emulator, never to a real host."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from llama_index_readers_confluence_v2 import ConfluenceReader, RetryPolicy
+from llama_index_readers_confluence_v2.emulator import Emulator
+
+FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.01, backoff_max=0.05, retry_after_max=0.05)
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    return Emulator(pages=60)
+
+
+@pytest.fixture
+def served(emulator: Emulator) -> Iterator[Emulator]:
+    with emulator.serve():
+        yield emulator
+
+
+def make_reader(emulator: Emulator, *, in_process: bool = True, **kwargs: Any) -> ConfluenceReader:
+    account = emulator.user()
+    options: dict[str, Any] = {
+        "user_name": account.email,
+        "api_token": account.api_token,
+        "api_gateway_url": emulator.gateway_url,
+        "auth_server_url": emulator.auth_url,
+        "retry": FAST_RETRY,
+    }
+    if in_process:
+        options["transport"] = emulator.transport()
+    options.update(kwargs)
+    return ConfluenceReader(emulator.base_url, **options)
+
+
+def api_client(emulator: Emulator, auth: Any = None, **kwargs: Any) -> httpx.AsyncClient:
+    """A plain httpx client on the emulator's site origin (in-process)."""
+    account = emulator.user()
+    return httpx.AsyncClient(
+        transport=emulator.transport(),
+        base_url=emulator.origins.site,
+        auth=auth if auth is not None else (account.email, account.api_token),
+        **kwargs,
+    )

@@ -1,0 +1,363 @@
+"""The emulator's pagination, authentication, faults, downloads and request log."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from llama_index_readers_confluence_v2.emulator import Emulator, Site, populate_space
+from llama_index_readers_confluence_v2.emulator.generator import USERS
+
+from .conftest import api_client
+
+
+def site_with_space(pages: int) -> tuple[Site, str]:
+    site = Site()
+    alice = site.add_account(*USERS[0])
+    site.add_account(*USERS[1])
+    space = site.add_space("BIG", "Big Space", author_id=alice.account_id)
+    populate_space(site, space, pages, random.Random(3))
+    return site, space.id
+
+
+async def list_all(
+    client: httpx.AsyncClient, path: str, params: dict[str, object]
+) -> tuple[list[str], int]:
+    ids: list[str] = []
+    requests = 0
+    url = path
+    query: dict[str, object] | None = dict(params)
+    while True:
+        response = await client.get(url, params=query)
+        requests += 1
+        assert response.status_code == 200, response.text
+        body = response.json()
+        ids += [item["id"] for item in body["results"]]
+        next_link = body["_links"].get("next")
+        if not next_link:
+            assert "link" not in response.headers
+            return ids, requests
+        assert response.links["next"]["url"] == next_link
+        assert body["_links"]["base"].endswith("/wiki")
+        url, query = next_link, None
+
+
+@pytest.mark.parametrize("limit", [1, 7, 25, 100, 250])
+async def test_a_thousand_page_space_lists_every_page_exactly_once(limit: int) -> None:
+    site, space_id = site_with_space(1000)
+    emulator = Emulator(site)
+    expected = {str(i) for i in site.space_pages[space_id]}
+    params: dict[str, object] = {"limit": limit, "status": "current,archived"}
+    async with api_client(emulator) as client:
+        ids, requests = await list_all(client, f"/wiki/api/v2/spaces/{space_id}/pages", params)
+    assert len(ids) == len(set(ids)) == 1000
+    assert set(ids) == expected
+    assert requests == -(-1000 // limit)
+
+
+async def test_limit_is_clamped_and_defaults_follow_the_api() -> None:
+    site, space_id = site_with_space(300)
+    page = site.contents[str(site.space_pages[space_id][5])]
+    for number in range(60):
+        site.add_attachment(page, f"file-{number}.png", "image/png", "png")
+    emulator = Emulator(site)
+    async with api_client(emulator) as client:
+        sizes = {}
+        for limit in (None, 0, -5, 1000):
+            params = {} if limit is None else {"limit": limit}
+            listed = await client.get(f"/wiki/api/v2/spaces/{space_id}/pages", params=params)
+            sizes[limit] = len(listed.json()["results"])
+        attachments = (await client.get(f"/wiki/api/v2/pages/{page.id}/attachments")).json()
+        bad = await client.get(f"/wiki/api/v2/spaces/{space_id}/pages", params={"limit": "many"})
+    assert sizes == {None: 25, 0: 1, -5: 1, 1000: 250}
+    assert len(attachments["results"]) == 50 and "next" in attachments["_links"]
+    assert bad.status_code == 400
+
+
+async def test_cursors_are_opaque_and_carry_the_original_query(emulator: Emulator) -> None:
+    space = emulator.site.space_of("DOCS")
+    assert space is not None
+    async with api_client(emulator) as client:
+        body = (
+            await client.get(
+                f"/wiki/api/v2/spaces/{space.id}/pages",
+                params={"limit": 2, "body-format": "storage"},
+            )
+        ).json()
+        garbage = await client.get(
+            f"/wiki/api/v2/spaces/{space.id}/pages", params={"cursor": "not-a-cursor"}
+        )
+    query = parse_qs(urlsplit(body["_links"]["next"]).query)
+    assert query["limit"] == ["2"] and query["body-format"] == ["storage"]
+    assert not query["cursor"][0].isdigit()
+    assert garbage.status_code == 400
+
+
+async def test_array_parameters_accept_commas_and_repeats(emulator: Emulator) -> None:
+    keys = ["DOCS", "ENG"]
+    async with api_client(emulator) as client:
+        commas = (await client.get("/wiki/api/v2/spaces", params={"keys": ",".join(keys)})).json()
+        repeats = (
+            await client.get("/wiki/api/v2/spaces", params=[("keys", k) for k in keys])
+        ).json()
+    assert sorted(s["key"] for s in commas["results"]) == keys
+    assert commas["results"] == repeats["results"]
+
+
+async def test_personal_spaces_are_listed_only_by_type(emulator: Emulator) -> None:
+    async with api_client(emulator) as client:
+        personal = (await client.get("/wiki/api/v2/spaces", params={"type": "personal"})).json()[
+            "results"
+        ]
+        every = (await client.get("/wiki/api/v2/spaces", params={"limit": 250})).json()["results"]
+    assert personal and all(s["key"].startswith("~") for s in personal)
+    assert {s["type"] for s in every} == {"global", "personal"}
+
+
+# ---- authentication -----------------------------------------------------------------------------
+
+
+async def _status(emulator: Emulator, origin: str, path: str, auth: object) -> int:
+    async with httpx.AsyncClient(transport=emulator.transport(), base_url=origin) as client:
+        headers = {"Authorization": auth} if isinstance(auth, str) else {}
+        basic = auth if isinstance(auth, tuple) else None
+        response = await client.get(path, auth=basic, headers=headers)  # type: ignore[arg-type]
+        return response.status_code
+
+
+async def test_each_credential_works_only_where_it_belongs(emulator: Emulator) -> None:
+    user = emulator.user()
+    site_path = "/wiki/api/v2/spaces"
+    gateway_path = f"/ex/confluence/{emulator.cloud_id}/wiki/api/v2/spaces"
+    emulator.app.bearer_tokens["oauth-access"] = (user.account_id, time.time() + 60)
+    emulator.app.bearer_tokens["expired-access"] = (user.account_id, time.time() - 1)
+    site, gateway = emulator.origins.site, emulator.origins.gateway
+    cases = {
+        ("site", "token"): await _status(emulator, site, site_path, (user.email, user.api_token)),
+        ("site", "scoped"): await _status(
+            emulator, site, site_path, (user.email, user.scoped_token)
+        ),
+        ("site", "bearer"): await _status(emulator, site, site_path, "Bearer oauth-access"),
+        ("site", "none"): await _status(emulator, site, site_path, None),
+        ("site", "wrong"): await _status(emulator, site, site_path, (user.email, "wrong")),
+        ("gateway", "scoped"): await _status(
+            emulator, gateway, gateway_path, (user.email, user.scoped_token)
+        ),
+        ("gateway", "bearer"): await _status(
+            emulator, gateway, gateway_path, "Bearer oauth-access"
+        ),
+        ("gateway", "expired"): await _status(
+            emulator, gateway, gateway_path, "Bearer expired-access"
+        ),
+        ("gateway", "token"): await _status(
+            emulator, gateway, gateway_path, (user.email, user.api_token)
+        ),
+        ("gateway", "other-cloud"): await _status(
+            emulator,
+            gateway,
+            "/ex/confluence/other/wiki/api/v2/spaces",
+            (user.email, user.scoped_token),
+        ),
+    }
+    assert cases == {
+        ("site", "token"): 200,
+        ("site", "scoped"): 401,
+        ("site", "bearer"): 401,
+        ("site", "none"): 401,
+        ("site", "wrong"): 401,
+        ("gateway", "scoped"): 200,
+        ("gateway", "bearer"): 200,
+        ("gateway", "expired"): 401,
+        ("gateway", "token"): 401,
+        ("gateway", "other-cloud"): 404,
+    }
+
+
+async def test_tenant_info_needs_no_credentials(emulator: Emulator) -> None:
+    async with httpx.AsyncClient(
+        transport=emulator.transport(), base_url=emulator.origins.site
+    ) as client:
+        response = await client.get("/_edge/tenant_info")
+    assert response.json() == {"cloudId": emulator.cloud_id}
+
+
+async def test_restricted_pages_are_hidden_from_other_users(emulator: Emulator) -> None:
+    restricted = [c for c in emulator.site.contents.values() if c.restricted_to]
+    assert restricted
+    page = restricted[0]
+    bob = emulator.user("bob@example.com")
+    async with (
+        api_client(emulator) as alice_client,
+        api_client(emulator, auth=(bob.email, bob.api_token)) as bob_client,
+    ):
+        alice_sees = await alice_client.get(f"/wiki/api/v2/pages/{page.id}")
+        bob_sees = await bob_client.get(f"/wiki/api/v2/pages/{page.id}")
+        listing = (
+            await alice_client.get(
+                f"/wiki/api/v2/spaces/{page.space_id}/pages", params={"limit": 250}
+            )
+        ).json()
+    assert alice_sees.status_code == 404 and bob_sees.status_code == 200
+    assert page.id not in {p["id"] for p in listing["results"]}
+
+
+# ---- faults and the log -------------------------------------------------------------------------
+
+
+async def test_rate_limit_answers_429_with_headers_then_recovers(emulator: Emulator) -> None:
+    emulator.faults.rate_limit(after=2, times=2, retry_after="3")
+    async with api_client(emulator) as client:
+        statuses = [(await client.get("/wiki/api/v2/spaces")) for _ in range(5)]
+    assert [r.status_code for r in statuses] == [200, 200, 429, 429, 200]
+    limited = statuses[2]
+    assert limited.headers["Retry-After"] == "3"
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    assert limited.headers["RateLimit-Reason"] == "confluence-quota-global-based"
+
+
+async def test_quota_limits_requests_per_second(emulator: Emulator) -> None:
+    emulator.faults.quota(3)
+    async with api_client(emulator) as client:
+        statuses = [(await client.get("/wiki/api/v2/spaces")).status_code for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+
+
+async def test_unavailable_and_latency_are_observable(emulator: Emulator) -> None:
+    emulator.faults.unavailable(times=1, retry_after="2")
+    emulator.faults.latency = 0.05
+    async with api_client(emulator) as client:
+        started = time.monotonic()
+        first = await client.get("/wiki/api/v2/spaces")
+        second = await client.get("/wiki/api/v2/spaces")
+        elapsed = time.monotonic() - started
+    assert (first.status_code, first.headers["Retry-After"], second.status_code) == (503, "2", 200)
+    assert elapsed >= 0.1
+
+
+async def test_truncated_body_is_not_json(emulator: Emulator) -> None:
+    emulator.faults.truncate_body(path="/spaces")
+    async with api_client(emulator) as client:
+        response = await client.get("/wiki/api/v2/spaces")
+        after = await client.get("/wiki/api/v2/spaces")
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        response.json()
+    assert after.json()["results"]
+
+
+def test_dropped_connection_over_loopback(served: Emulator) -> None:
+    served.faults.drop_connection(path="/spaces")
+    user = served.user()
+    with httpx.Client(auth=(user.email, user.api_token)) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(f"{served.base_url}/api/v2/spaces")
+        assert client.get(f"{served.base_url}/api/v2/spaces").status_code == 200
+
+
+async def test_cursor_loop_repeats_the_cursor(emulator: Emulator) -> None:
+    emulator.faults.loop_cursor(path="/spaces")
+    async with api_client(emulator) as client:
+        first = (await client.get("/wiki/api/v2/spaces", params={"limit": 1})).json()
+        second = (await client.get(first["_links"]["next"])).json()
+    assert second["_links"]["next"] == first["_links"]["next"]
+
+
+async def test_request_log_records_method_path_query_and_auth(emulator: Emulator) -> None:
+    async with api_client(emulator) as client:
+        await client.get("/wiki/api/v2/spaces", params={"limit": 2})
+    entry = emulator.log[-1]
+    assert (entry.method, entry.origin, entry.path, entry.query, entry.auth, entry.status) == (
+        "GET",
+        "site",
+        "/wiki/api/v2/spaces",
+        {"limit": "2"},
+        "basic",
+        200,
+    )
+
+
+# ---- downloads ----------------------------------------------------------------------------------
+
+
+def _gallery(emulator: Emulator) -> tuple[str, str]:
+    page_id = next(p for p, atts in emulator.site.page_attachments.items() if len(atts) > 10)
+    attachment = next(
+        a for a in emulator.site.attachments.values() if a.title == "architecture.png"
+    )
+    return page_id, attachment.id
+
+
+def test_download_redirects_to_media_without_credentials(served: Emulator) -> None:
+    page_id, attachment_id = _gallery(served)
+    user = served.user()
+    url = f"{served.base_url}/rest/api/content/{page_id}/child/attachment/{attachment_id}/download"
+    with httpx.Client(auth=(user.email, user.api_token)) as client:
+        first = client.get(url)
+        followed = client.get(url, follow_redirects=True)
+        legacy = client.get(f"{served.base_url}/download/attachments/{page_id}/architecture.png")
+    media = served.requests(origin="media")
+    no_token = httpx.get(first.headers["location"].split("?")[0])
+    assert first.status_code == 302
+    assert first.headers["location"].startswith(served.origins.media + "/file/")
+    assert followed.status_code == 200 and followed.content.startswith(b"\x89PNG")
+    assert no_token.status_code == 401
+    assert legacy.status_code == 401 and legacy.headers["WWW-Authenticate"].startswith(
+        "OAuth realm="
+    )
+    assert media and not any(entry.has_authorization for entry in media)
+
+
+async def test_download_needs_site_credentials_and_a_visible_page(emulator: Emulator) -> None:
+    page_id, attachment_id = _gallery(emulator)
+    path = f"/wiki/rest/api/content/{page_id}/child/attachment/{attachment_id}/download"
+    async with httpx.AsyncClient(
+        transport=emulator.transport(), base_url=emulator.origins.site
+    ) as anonymous:
+        assert (await anonymous.get(path)).status_code == 401
+    async with api_client(emulator) as client:
+        assert (await client.get(path.replace(page_id, "1"))).status_code == 404
+
+
+# ---- scale --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_fifty_thousand_pages_start_fast_and_memory_does_not_grow_with_requests() -> None:
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.monotonic()
+    emulator = Emulator(pages=50_000)
+    built = time.monotonic() - started
+    site_bytes = tracemalloc.get_traced_memory()[0]
+    assert built < 10, f"generating 50,000 pages took {built:.1f}s"
+    assert len([c for c in emulator.site.contents.values() if c.kind == "page"]) >= 50_000
+
+    async def crawl(rounds: int) -> None:
+        space = emulator.site.space_of("ENG")
+        assert space is not None
+        async with api_client(emulator) as client:
+            for _ in range(rounds):
+                await list_all(
+                    client,
+                    f"/wiki/api/v2/spaces/{space.id}/pages",
+                    {"limit": 250, "body-format": "storage"},
+                )
+
+    asyncio.run(crawl(1))
+    emulator.clear_log()
+    gc.collect()
+    after_one = tracemalloc.get_traced_memory()[0]
+    asyncio.run(crawl(2))
+    emulator.clear_log()
+    gc.collect()
+    after_three = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert site_bytes < 150 * 1024 * 1024
+    assert after_three - after_one < 5 * 1024 * 1024, "memory grew with the number of requests"
