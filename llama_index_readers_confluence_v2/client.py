@@ -231,12 +231,20 @@ class ConfluenceClient:
 
     async def paginate(self, path: str, params: Params | None = None) -> AsyncIterator[Any]:
         """Every item of a cursor-paginated list; a cursor seen twice stops with an error."""
+        async for batch in self.paginate_batches(path, params):
+            for item in batch:
+                yield item
+
+    async def paginate_batches(
+        self, path: str, params: Params | None = None
+    ) -> AsyncIterator[list[Any]]:
+        """The list one response at a time (a cursor seen twice stops with an error)."""
         params = dict(params or {})
         seen: set[str] = set()
         while True:
             data, headers = await self._get_json_with_headers(path, params)
-            for item in data.get("results", []) if isinstance(data, dict) else []:
-                yield item
+            results = data.get("results", []) if isinstance(data, dict) else []
+            yield [item for item in results if isinstance(item, dict)]
             cursor = self._next_cursor(data, headers, path)
             if cursor is None:
                 return

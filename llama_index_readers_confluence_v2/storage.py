@@ -383,7 +383,7 @@ class _Renderer:
         return self.blocks(content) if isinstance(content, Tag) else []
 
     def _image_block(self, tag: Tag) -> list[str]:
-        return [self._image(tag)]
+        return [self._image(tag).replace(_BREAK, "\n")]
 
     # ---- macros -------------------------------------------------------------------------------
 
@@ -545,7 +545,9 @@ class _Renderer:
     def _image(self, tag: Tag) -> str:
         alt = _attr(tag, "ac:alt") or _attr(tag, "ac:title")
         caption_tag = _child(tag, "ac:caption")
-        caption = _fold(self.inline_children(caption_tag)) if caption_tag is not None else ""
+        caption = ""
+        if caption_tag is not None:
+            caption = _fold(self.inline_children(caption_tag).replace(_BREAK, " "))
         target = next((c for c in tag.children if _name(c) in ("ri:attachment", "ri:url")), None)
         if not isinstance(target, Tag):
             return caption

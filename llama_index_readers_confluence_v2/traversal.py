@@ -153,32 +153,45 @@ class Walker:
             "status": ",".join(self.options.statuses),
             "sort": "id",
         }
-        async for raw in self.client.paginate(f"{V2}/spaces/{space.id}/pages", params):
-            self._remember_page(raw)
-            if await self._parent_ready(raw, walk):
-                for record in self._release(raw, walk):
-                    yield record
-            else:
-                walk.parked.setdefault(str(raw["parentId"]), []).append(raw)
+        async for batch in self.client.paginate_batches(f"{V2}/spaces/{space.id}/pages", params):
+            for raw in batch:
+                self._remember_page(raw)
+            await self._fetch_folder_parents(batch)
+            for raw in batch:
+                if self._parent_ready(raw, walk):
+                    for record in self._release(raw, walk):
+                        yield record
+                else:
+                    walk.parked.setdefault(str(raw["parentId"]), []).append(raw)
         async for record in self._release_leftovers(walk):
             yield record
 
-    async def _parent_ready(self, raw: dict[str, Any], walk: _SpaceWalk) -> bool:
-        parent_id = raw.get("parentId")
+    async def _fetch_folder_parents(self, batch: list[dict[str, Any]]) -> None:
+        """Folders are not listed with pages: fetch the unknown ones (and theirs) concurrently."""
+        wanted = {str(raw["parentId"]) for raw in batch if raw.get("parentType") == "folder"}
+        while wanted := {folder_id for folder_id in wanted if folder_id not in self.nodes}:
+            found = await asyncio.gather(*(self._fetch_folder(i) for i in sorted(wanted)))
+            for folder_id in wanted - {node.id for node in found if node is not None}:
+                self.nodes[folder_id] = TreeNode(folder_id, "", "folder", None)  # hidden folder
+            wanted = {
+                node.parent_id
+                for node in found
+                if node is not None and node.parent_type == "folder"
+            } - {None}  # type: ignore[assignment]
+
+    def _parent_ready(self, raw: dict[str, Any], walk: _SpaceWalk) -> bool:
+        """Whether every container above `raw` is emitted or a (known) folder chain up to one."""
+        parent_id = _str_or_none(raw.get("parentId"))
         while parent_id is not None:
-            parent_id = str(parent_id)
             if parent_id in walk.emitted:
                 return True
             node = self.nodes.get(parent_id)
-            if raw.get("parentType") == "folder" and node is None:
-                node = await self._fetch_folder(parent_id)
             if node is None or node.kind != "folder":
                 return False
             if node.parent_id is not None:
-                walk.folder_children.setdefault(node.parent_id, [])
-                if parent_id not in walk.folder_children[node.parent_id]:
-                    walk.folder_children[node.parent_id].append(parent_id)
-            raw = {"parentId": node.parent_id, "parentType": node.parent_type}
+                siblings = walk.folder_children.setdefault(node.parent_id, [])
+                if parent_id not in siblings:
+                    siblings.append(parent_id)
             parent_id = node.parent_id
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -11,11 +12,12 @@ from dataclasses import dataclass, field
 class FaultRule:
     """Answer `kind` to matching requests: skip the first `after`, then hit `times` of them."""
 
-    kind: str  # "429" | "503" | "drop" | "truncate" | "loop_cursor"
+    kind: str  # "429" | "503" | "drop" | "truncate" | "loop_cursor" | "hook"
     after: int = 0
     times: int = 1
     path: str = ""
     retry_after: str | None = None
+    action: Callable[[], None] | None = None
     seen: int = 0
     hits: int = 0
 
@@ -69,6 +71,12 @@ class Faults:
     def loop_cursor(self, *, path: str = "", times: int = 1_000_000) -> FaultRule:
         return self._add(FaultRule("loop_cursor", 0, times, path))
 
+    def on_request(
+        self, action: Callable[[], None], *, path: str = "", after: int = 0, times: int = 1
+    ) -> FaultRule:
+        """Run `action` (change the site) when a matching request arrives, before it is answered."""
+        return self._add(FaultRule("hook", after, times, path, action=action))
+
     def quota(self, requests_per_second: float | None) -> None:
         """Answer 429 once more than this many requests arrive within one second."""
         self.requests_per_second = requests_per_second
@@ -91,6 +99,10 @@ class Faults:
                 if rule.kind in kinds and rule.take(path):
                     return rule
         return None
+
+    def pick_all(self, path: str, kind: str) -> list[FaultRule]:
+        with self._lock:
+            return [rule for rule in self.rules if rule.kind == kind and rule.take(path)]
 
     def over_quota(self) -> bool:
         if not self.requests_per_second:
