@@ -144,7 +144,7 @@ class ConfluenceReader(BaseReader):
 
     def lazy_load_data(self, *args: Any, **load_kwargs: Any) -> Iterator[Document]:  # type: ignore[override]
         """Stream Documents; works inside a running event loop (a notebook) too."""
-        self._selections(**_positional(args, load_kwargs))  # bad arguments fail here, at once
+        self._plan(**_positional(args, load_kwargs))  # bad arguments fail here, at once
         return _iterate_in_thread(lambda: self.alazy_load_data(*args, **load_kwargs))
 
     async def aload_data(self, *args: Any, **load_kwargs: Any) -> list[Document]:
@@ -170,14 +170,17 @@ class ConfluenceReader(BaseReader):
         Select with `space_key`, `page_ids` (one or a list, str or int), `url` (one or a list of
         page, space, folder, tiny-link or site URLs) or `folder_id`.
         """
-        selections = self._selections(space_key, page_ids, url, folder_id)
-        options = WalkOptions(
-            statuses=_statuses(page_status),
-            include_children=bool(include_children),
-            include_personal_spaces=bool(include_personal_spaces),
-            space_filter=_keywords(space_filter),
+        selections, options, limit = self._plan(
+            space_key,
+            page_ids,
+            url,
+            folder_id,
+            include_children,
+            include_personal_spaces,
+            space_filter,
+            page_status,
+            max_num_results,
         )
-        limit = _max_results(max_num_results)
         report = ImportReport()
         self.last_report = report
         progress = tqdm(desc="Confluence pages", unit="page", disable=not show_progress)
@@ -232,13 +235,35 @@ class ConfluenceReader(BaseReader):
 
     # ---- selection ----------------------------------------------------------------------------
 
+    def _plan(
+        self,
+        space_key: str | None = None,
+        page_ids: str | int | Iterable[str | int] | None = None,
+        url: str | Iterable[str] | None = None,
+        folder_id: str | int | None = None,
+        include_children: bool = False,
+        include_personal_spaces: bool = False,
+        space_filter: str | Iterable[str] | None = None,
+        page_status: str | Iterable[str] | None = None,
+        max_num_results: int | None = None,
+        **_: Any,
+    ) -> tuple[list[Selection], WalkOptions, int | None]:
+        """Every argument checked before any request is made."""
+        options = WalkOptions(
+            statuses=_statuses(page_status),
+            include_children=bool(include_children),
+            include_personal_spaces=bool(include_personal_spaces),
+            space_filter=_keywords(space_filter),
+        )
+        selections = self._selections(space_key, page_ids, url, folder_id)
+        return selections, options, _max_results(max_num_results)
+
     def _selections(
         self,
         space_key: str | None = None,
         page_ids: str | int | Iterable[str | int] | None = None,
         url: str | Iterable[str] | None = None,
         folder_id: str | int | None = None,
-        **_: Any,
     ) -> list[Selection]:
         selections: list[Selection] = []
         if space_key is not None:

@@ -361,3 +361,16 @@ def test_fifty_thousand_pages_start_fast_and_memory_does_not_grow_with_requests(
     tracemalloc.stop()
     assert site_bytes < 150 * 1024 * 1024
     assert after_three - after_one < 5 * 1024 * 1024, "memory grew with the number of requests"
+
+
+def test_the_generated_site_is_deterministic_per_seed() -> None:
+    def shape(site: Site) -> list[tuple[str, str, str | None, str, tuple[str, ...]]]:
+        return [(c.id, c.title, c.parent_id, c.status, c.labels) for c in site.contents.values()]
+
+    first, again, other = (Emulator(pages=300, seed=s).site for s in (5, 5, 6))
+    assert shape(first) == shape(again)
+    assert shape(first) != shape(other)
+    page = next(c for c in first.contents.values() if c.kind == "page" and c.body is None)
+    assert first.body_of(page) == again.body_of(again.contents[page.id])
+    kinds = {a.kind for a in first.attachments.values()}
+    assert {"png", "jpeg", "gif", "svg", "corrupt", "oversized", "bomb", "text", "pdf"} <= kinds

@@ -128,7 +128,8 @@ class EmulatorApp:
         self.log.append(entry)
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
-        for hook in self.faults.pick_all(entry.path, "hook"):
+        target = f"{request.url.path}?{request.url.query}"
+        for hook in self.faults.pick_all(target, "hook"):
             if hook.action is not None:
                 hook.action()
         if role in ("site", "gateway") and await self._answer_fault(entry, scope, receive, send):

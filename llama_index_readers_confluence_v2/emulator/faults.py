@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 
 @dataclass
 class FaultRule:
-    """Answer `kind` to matching requests: skip the first `after`, then hit `times` of them."""
+    """Answer `kind` to matching requests: skip the first `after`, then hit `times` of them
+    (every one, or every `every`-th: a storm that lets some requests through). Every rule
+    counts every matching request, so several rules keep independent schedules; when two fall
+    on the same request the first added wins."""
 
     kind: str  # "429" | "503" | "drop" | "truncate" | "loop_cursor" | "hook"
     after: int = 0
@@ -18,17 +21,18 @@ class FaultRule:
     path: str = ""
     retry_after: str | None = None
     action: Callable[[], None] | None = None
+    every: int = 1
     seen: int = 0
     hits: int = 0
 
-    def take(self, path: str) -> bool:
-        if self.path not in path or self.hits >= self.times:
+    def due(self, path: str) -> bool:
+        """Count a matching request; say whether this rule's schedule falls on it."""
+        if self.path not in path:
             return False
         self.seen += 1
-        if self.seen <= self.after:
+        if self.hits >= self.times or self.seen <= self.after:
             return False
-        self.hits += 1
-        return True
+        return (self.seen - self.after - 1) % self.every == 0
 
 
 @dataclass
@@ -53,14 +57,26 @@ class Faults:
     _window: list[float] = field(default_factory=list, repr=False)
 
     def rate_limit(
-        self, *, after: int = 0, times: int = 1, retry_after: str | None = "1", path: str = ""
+        self,
+        *,
+        after: int = 0,
+        times: int = 1,
+        retry_after: str | None = "1",
+        path: str = "",
+        every: int = 1,
     ) -> FaultRule:
-        return self._add(FaultRule("429", after, times, path, retry_after))
+        return self._add(FaultRule("429", after, times, path, retry_after, every=every))
 
     def unavailable(
-        self, *, after: int = 0, times: int = 1, retry_after: str | None = None, path: str = ""
+        self,
+        *,
+        after: int = 0,
+        times: int = 1,
+        retry_after: str | None = None,
+        path: str = "",
+        every: int = 1,
     ) -> FaultRule:
-        return self._add(FaultRule("503", after, times, path, retry_after))
+        return self._add(FaultRule("503", after, times, path, retry_after, every=every))
 
     def drop_connection(self, *, after: int = 0, times: int = 1, path: str = "") -> FaultRule:
         return self._add(FaultRule("drop", after, times, path))
@@ -74,7 +90,8 @@ class Faults:
     def on_request(
         self, action: Callable[[], None], *, path: str = "", after: int = 0, times: int = 1
     ) -> FaultRule:
-        """Run `action` (change the site) when a matching request arrives, before it is answered."""
+        """Run `action` (change the site) when a request arrives whose `path?query` holds `path`,
+        before it is answered: the way to delete or restrict pages in the middle of an import."""
         return self._add(FaultRule("hook", after, times, path, action=action))
 
     def quota(self, requests_per_second: float | None) -> None:
@@ -94,15 +111,20 @@ class Faults:
         return rule
 
     def pick(self, path: str, kinds: tuple[str, ...]) -> FaultRule | None:
+        chosen: FaultRule | None = None
         with self._lock:
             for rule in self.rules:
-                if rule.kind in kinds and rule.take(path):
-                    return rule
-        return None
+                if rule.kind in kinds and rule.due(path) and chosen is None:
+                    rule.hits += 1
+                    chosen = rule
+        return chosen
 
     def pick_all(self, path: str, kind: str) -> list[FaultRule]:
         with self._lock:
-            return [rule for rule in self.rules if rule.kind == kind and rule.take(path)]
+            due = [rule for rule in self.rules if rule.kind == kind and rule.due(path)]
+            for rule in due:
+                rule.hits += 1
+        return due
 
     def over_quota(self) -> bool:
         if not self.requests_per_second:

@@ -204,7 +204,15 @@ class Site:
         return attachment.data if attachment.data is not None else self.bytes_factory(attachment)
 
     def visible(self, content: Content, account_id: str | None) -> bool:
-        return content.restricted_to is None or account_id in content.restricted_to
+        """View restrictions are inherited: a page under a restricted page is restricted too."""
+        node: Content | None = content
+        for _ in range(1000):
+            if node is None:
+                return True
+            if node.restricted_to is not None and account_id not in node.restricted_to:
+                return False
+            node = self.contents.get(node.parent_id) if node.parent_id else None
+        return True
 
     def child_ids(self, parent_id: str) -> list[str]:
         return self.children.get(parent_id, [])
