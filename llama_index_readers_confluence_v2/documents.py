@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llama_index.core.schema import Document
+from llama_index.core.schema import (
+    Document,
+    ImageDocument,
+    NodeRelationship,
+    ObjectType,
+    RelatedNodeInfo,
+)
 
 PATH_SEPARATOR = " > "
 EXCLUDED_EMBED_KEYS = [
@@ -133,4 +139,51 @@ def page_document(record: PageRecord, markdown: str, base_url: str) -> Document:
         metadata=page_metadata(record, base_url),
         excluded_embed_metadata_keys=list(EXCLUDED_EMBED_KEYS),
         excluded_llm_metadata_keys=list(EXCLUDED_LLM_KEYS),
+    )
+
+
+def image_document(
+    record: PageRecord,
+    base_url: str,
+    *,
+    attachment_id: str,
+    file_name: str,
+    alt: str,
+    url: str,
+    image_base64: str,
+    mimetype: str,
+    width: int | None,
+    height: int | None,
+) -> ImageDocument:
+    """An embedded image, linked to its page (PARENT) and carrying the page's place in the tree."""
+    page = page_metadata(record, base_url)
+    metadata = {
+        "attachment_id": attachment_id,
+        "file_name": file_name,
+        "media_type": mimetype,
+        "width": width,
+        "height": height,
+        "alt": alt,
+        "url": url,
+        "page_id": record.id,
+        "title": record.title,
+        "space_key": record.space.key,
+        "path": page["path"],
+        "page_url": page["url"],
+        "source": "confluence",
+    }
+    return ImageDocument(
+        id_=attachment_id,
+        image=image_base64,
+        image_mimetype=mimetype,
+        image_url=None,
+        text=alt or file_name,
+        metadata=metadata,
+        excluded_embed_metadata_keys=[*EXCLUDED_EMBED_KEYS, "page_url"],
+        excluded_llm_metadata_keys=list(EXCLUDED_LLM_KEYS),
+        relationships={
+            NodeRelationship.PARENT: RelatedNodeInfo(
+                node_id=record.id, node_type=ObjectType.DOCUMENT
+            )
+        },
     )

@@ -17,11 +17,13 @@ from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
 from tqdm.auto import tqdm
 
+from .attachments import FetchedImage, ImageSettings, fetch_page_images
 from .auth import ConfluenceCredential, credential_from_arguments
 from .client import ConfluenceClient, RetryPolicy
-from .documents import PageRecord, page_document
+from .documents import PageRecord, image_document, page_document
 from .errors import BadArgumentError, ConfluenceError
-from .storage import ConversionContext, storage_to_markdown
+from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from .storage import ConversionContext, ConvertedBody, storage_to_markdown
 from .traversal import Walker, WalkOptions
 from .urls import (
     PageSelection,
@@ -59,6 +61,7 @@ class ImportReport:
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
     requests: int = 0
+    seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     @property
     def failed_page_ids(self) -> list[str]:
@@ -95,6 +98,9 @@ class ConfluenceReader(BaseReader):
         verify: bool | str = True,
         transport: httpx.AsyncBaseTransport | None = None,
         fail_on_error: bool = False,
+        image_max_bytes: int = DEFAULT_MAX_BYTES,
+        image_max_pixels: int = DEFAULT_MAX_PIXELS,
+        include_svg: bool = True,
     ) -> None:
         if not cloud:
             raise BadArgumentError(
@@ -128,6 +134,13 @@ class ConfluenceReader(BaseReader):
         self.verify = verify
         self.transport = transport
         self.fail_on_error = fail_on_error
+        for value, name in (
+            (image_max_bytes, "image_max_bytes"),
+            (image_max_pixels, "image_max_pixels"),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise BadArgumentError(f"{name} must be a positive whole number")
+        self.images = ImageSettings(image_max_bytes, image_max_pixels, bool(include_svg))
         self.last_report = ImportReport()
 
     def __repr__(self) -> str:
@@ -189,12 +202,15 @@ class ConfluenceReader(BaseReader):
                 walker = Walker(client, options)
                 try:
                     async for record in walker.records(selections):
-                        document = self._document(record, report)
-                        if document is None:
+                        converted = self._convert(record, report)
+                        if converted is None:
                             continue
                         report.pages += 1
                         progress.update(1)
-                        yield document
+                        yield page_document(record, converted.markdown, self.base_url)
+                        if include_attachments:
+                            for image in await self._images(client, record, converted, report):
+                                yield image
                         if limit is not None and report.pages >= limit:
                             break
                 finally:
@@ -204,14 +220,52 @@ class ConfluenceReader(BaseReader):
         finally:
             progress.close()
 
-    def _document(self, record: PageRecord, report: ImportReport) -> Document | None:
+    def _convert(self, record: PageRecord, report: ImportReport) -> ConvertedBody | None:
         try:
             context = ConversionContext(self.base_url, record.id, record.space.key)
-            converted = storage_to_markdown(record.body, context)
-            return page_document(record, converted.markdown, self.base_url)
+            return storage_to_markdown(record.body, context)
         except Exception as exc:  # one broken page must not end the run
             self._fail(report, record.id, f"{type(exc).__name__}: {exc}")
             return None
+
+    async def _images(
+        self,
+        client: ConfluenceClient,
+        record: PageRecord,
+        converted: ConvertedBody,
+        report: ImportReport,
+    ) -> list[Document]:
+        fresh = tuple(
+            ref for ref in converted.images if (record.id, ref.file_name) not in report.seen_images
+        )
+        documents: list[Document] = []
+        for outcome in await fetch_page_images(client, record.id, fresh, self.images):
+            report.seen_images.add((record.id, outcome.reference.file_name))
+            if not isinstance(outcome, FetchedImage):
+                skipped = Failure(
+                    record.id,
+                    f"{outcome.reference.file_name}: {outcome.reason}",
+                    outcome.attachment_id,
+                )
+                report.skipped_images.append(skipped)
+                logger.warning("skipped image on page %s: %s", record.id, skipped.reason)
+                continue
+            report.images += 1
+            documents.append(
+                image_document(
+                    record,
+                    self.base_url,
+                    attachment_id=outcome.attachment_id,
+                    file_name=outcome.reference.file_name,
+                    alt=outcome.reference.alt,
+                    url=outcome.reference.url,
+                    image_base64=outcome.base64,
+                    mimetype=outcome.image.mimetype,
+                    width=outcome.image.width,
+                    height=outcome.image.height,
+                )
+            )
+        return documents
 
     def _fail(self, report: ImportReport, page_id: str, reason: str) -> None:
         failure = Failure(page_id, reason)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llama_index_readers_confluence_v2.emulator import Content, Emulator, Site
-from llama_index_readers_confluence_v2.emulator.generator import USERS
+from llama_index_readers_confluence_v2.emulator.generator import USERS, attachment_bytes
 
 
 def empty_site() -> tuple[Site, str]:
@@ -11,6 +11,7 @@ def empty_site() -> tuple[Site, str]:
     alice = site.add_account(*USERS[0])
     site.add_account(*USERS[1])
     site.body_factory = lambda content: f"<p>Body of {content.title}.</p>"
+    site.bytes_factory = attachment_bytes
     return site, alice.account_id
 
 
