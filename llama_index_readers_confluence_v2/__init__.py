@@ -19,8 +19,10 @@ from .errors import (
     RateLimitError,
     TransportError,
 )
+from .oauth import DEFAULT_SCOPES, OAuthCredential, login
 from .reader import ConfluenceReader, Failure, ImportReport
 from .storage import ConversionContext, ConvertedBody, storage_to_markdown
+from .store import CredentialStore, StoredCredential
 from .urls import id_to_tiny, parse_url, tiny_to_id
 
 __all__ = [
@@ -32,17 +34,22 @@ __all__ = [
     "ConfluenceReader",
     "ConversionContext",
     "ConvertedBody",
+    "CredentialStore",
+    "DEFAULT_SCOPES",
     "Failure",
     "ImportReport",
     "NotFoundError",
+    "OAuthCredential",
     "PageRecord",
     "PermissionDeniedError",
     "RateLimitError",
     "RetryPolicy",
     "SpaceInfo",
+    "StoredCredential",
     "TransportError",
     "TreeNode",
     "id_to_tiny",
+    "login",
     "parse_url",
     "storage_to_markdown",
     "tiny_to_id",

@@ -49,6 +49,10 @@ class ConfluenceCredential:
     def kind(self) -> str:
         return "scoped-token" if self.scoped else "api-token"
 
+    @property
+    def cloud_id(self) -> None:
+        return None
+
     def authorization(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
-from .auth import ConfluenceCredential, PinnedAuth, origin_of
+from .auth import ConfluenceCredential, origin_of
 from .errors import (
     AuthError,
     ConfluenceError,
@@ -30,6 +30,7 @@ from .errors import (
     RateLimitError,
     TransportError,
 )
+from .oauth import OAuthCredential, cloud_id_for
 from .urls import check_scheme, redact_url, site_origin
 
 logger = logging.getLogger(__name__)
@@ -81,9 +82,10 @@ class ConfluenceClient:
     def __init__(
         self,
         base_url: str,
-        credential: ConfluenceCredential,
+        credential: ConfluenceCredential | OAuthCredential,
         *,
         gateway_url: str,
+        auth_server_url: str = "https://auth.atlassian.com",
         cloud_id: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrency: int = 8,
@@ -94,11 +96,15 @@ class ConfluenceClient:
         self.base_url = base_url
         self.site = site_origin(base_url)
         self.gateway_url = gateway_url.rstrip("/")
+        self.auth_server_url = auth_server_url.rstrip("/")
         self.credential = credential
-        self.cloud_id = cloud_id
+        self.cloud_id = cloud_id or (
+            credential.cloud_id if isinstance(credential, OAuthCredential) else None
+        )
         self.retry = retry or RetryPolicy()
         self.requests_made = 0
-        self._use_gateway = bool(credential.scoped)
+        self._oauth = credential if isinstance(credential, OAuthCredential) else None
+        self._use_gateway = self._oauth is not None or bool(getattr(credential, "scoped", False))
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         self._paused_until = 0.0
         self._http = httpx.AsyncClient(
@@ -109,7 +115,6 @@ class ConfluenceClient:
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=max(1, max_concurrency) + 2),
         )
-        self._auth = self._pinned_auth()
 
     def __repr__(self) -> str:
         return (
@@ -117,6 +122,10 @@ class ConfluenceClient:
         )
 
     async def __aenter__(self) -> ConfluenceClient:
+        if self._oauth is not None and not self.cloud_id:
+            self.cloud_id = await cloud_id_for(
+                self._http, self.gateway_url, self._oauth, self.auth_server_url, self.base_url
+            )
         if self._use_gateway:
             await self._enter_gateway()
         return self
@@ -138,15 +147,21 @@ class ConfluenceClient:
             return f"{self.gateway_url}/ex/confluence/{self.cloud_id}"
         return self.site
 
-    def _pinned_auth(self) -> PinnedAuth:
-        origins = {self.gateway_url} if self._use_gateway else {self.site}
-        return PinnedAuth(self.credential.authorization(), origins)
+    @property
+    def credential_origin(self) -> str:
+        """The one origin that receives the credentials."""
+        return origin_of(self.gateway_url if self._use_gateway else self.site)
 
     async def _enter_gateway(self) -> None:
         if not self.cloud_id:
             self.cloud_id = await self.fetch_cloud_id()
         self._use_gateway = True
-        self._auth = self._pinned_auth()
+
+    async def _authorization(self) -> str:
+        if self._oauth is not None:
+            return await self._oauth.authorization(self._http, self.auth_server_url)
+        assert isinstance(self.credential, ConfluenceCredential)
+        return self.credential.authorization()
 
     async def fetch_cloud_id(self) -> str:
         """The site's cloud id from the public `/_edge/tenant_info` (sent without credentials)."""
@@ -184,12 +199,27 @@ class ConfluenceClient:
 
     async def _api_get(self, path: str, params: Params) -> httpx.Response:
         response = await self._send("GET", self.api_root + path, params=params)
-        may_be_scoped = self.credential.scoped is None and not self._use_gateway
+        may_be_scoped = (
+            isinstance(self.credential, ConfluenceCredential)
+            and self.credential.scoped is None
+            and not self._use_gateway
+        )
         if response.status_code == 401 and may_be_scoped and await self._gateway_accepts():
             logger.info("the site refused the token and the gateway took it: a scoped API token")
             response = await self._send("GET", self.api_root + path, params=params)
+        if self._oauth is not None and self._token_refused(response):
+            stale = response.request.headers.get("authorization", "")[len("Bearer ") :]
+            await self._oauth.refresh(self._http, self.auth_server_url, stale=stale)
+            response = await self._send("GET", self.api_root + path, params=params)
         self._raise_for_status(response, path)
         return response
+
+    def _token_refused(self, response: httpx.Response) -> bool:
+        """401, or the 403/404 the gateway also answers for an expired token (per the reference)."""
+        assert self._oauth is not None
+        if response.status_code == 401:
+            return True
+        return response.status_code in (403, 404) and self._oauth.expired(margin=0)
 
     async def _gateway_accepts(self) -> bool:
         """Detect a scoped token: the site said 401; does the gateway take the same token?"""
@@ -198,8 +228,9 @@ class ConfluenceClient:
         except ConfluenceError:
             return False
         probe = f"{self.gateway_url}/ex/confluence/{cloud_id}/wiki/api/v2/spaces"
-        auth = PinnedAuth(self.credential.authorization(), {self.gateway_url})
-        response = await self._send("GET", probe, params={"limit": 1}, auth=auth)
+        request = self._http.build_request("GET", probe, params={"limit": 1})
+        request.headers["Authorization"] = await self._authorization()
+        response = await self._send_request(request, authorize=False, stream=False)
         if response.status_code != 200:
             return False
         self.cloud_id = cloud_id
@@ -297,8 +328,8 @@ class ConfluenceClient:
     async def _download_once(self, url: str, max_bytes: int) -> bytes:
         for _ in range(6):
             request = self._http.build_request("GET", url)
-            auth = self._auth if origin_of(url) in _auth_origins(self._auth) else None
-            response = await self._send_request(request, auth=auth, stream=True)
+            authorize = origin_of(url) == self.credential_origin
+            response = await self._send_request(request, authorize=authorize, stream=True)
             try:
                 if response.is_redirect:
                     url = self._redirect_target(url, response)
@@ -326,23 +357,23 @@ class ConfluenceClient:
         *,
         params: Params | None = None,
         send_auth: bool = True,
-        auth: httpx.Auth | None = None,
     ) -> httpx.Response:
         request = self._http.build_request(method, url, params=params)
-        chosen = auth or (self._auth if send_auth else None)
-        response = await self._send_request(request, auth=chosen, stream=False)
-        return response
+        authorize = send_auth and origin_of(url) == self.credential_origin
+        return await self._send_request(request, authorize=authorize, stream=False)
 
     async def _send_request(
-        self, request: httpx.Request, *, auth: httpx.Auth | None, stream: bool
+        self, request: httpx.Request, *, authorize: bool, stream: bool
     ) -> httpx.Response:
         last_error: Exception | None = None
         for attempt in range(1, self.retry.max_attempts + 1):
             await self._respect_pause()
+            if authorize:
+                request.headers["Authorization"] = await self._authorization()
             try:
                 async with self._semaphore:
                     self.requests_made += 1
-                    response = await self._http.send(request, auth=auth, stream=stream)
+                    response = await self._http.send(request, stream=stream)
                     if not stream:
                         await response.aread()
             except (httpx.TransportError, ConnectionError) as exc:
@@ -391,10 +422,6 @@ def _exhausted(response: httpx.Response, request: httpx.Request, attempts: int) 
 
 def _path(request: httpx.Request) -> str:
     return request.url.path
-
-
-def _auth_origins(auth: PinnedAuth) -> set[str]:
-    return set(auth.origins)
 
 
 def _json_of(response: httpx.Response) -> Any:

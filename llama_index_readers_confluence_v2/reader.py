@@ -23,7 +23,9 @@ from .client import ConfluenceClient, RetryPolicy
 from .documents import PageRecord, image_document, page_document
 from .errors import BadArgumentError, ConfluenceError
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from .oauth import OAuthCredential
 from .storage import ConversionContext, ConvertedBody, storage_to_markdown
+from .store import CredentialStore
 from .traversal import Walker, WalkOptions
 from .urls import (
     PageSelection,
@@ -86,8 +88,9 @@ class ConfluenceReader(BaseReader):
         user_name: str | None = None,
         password: str | None = None,
         *,
-        credentials: ConfluenceCredential | None = None,
+        credentials: ConfluenceCredential | OAuthCredential | None = None,
         credential_id: str | None = None,
+        credential_store: CredentialStore | None = None,
         scoped_token: bool | None = None,
         cloud_id: str | None = None,
         api_gateway_url: str = DEFAULT_GATEWAY_URL,
@@ -109,15 +112,18 @@ class ConfluenceReader(BaseReader):
             )
         if cookies:
             raise BadArgumentError("cookie sessions are not supported; use an API token")
-        if oauth2 is not None or credential_id is not None:
-            raise BadArgumentError(
-                "OAuth 2.0 and stored credentials are not available in this version; "
-                "pass user_name= and api_token="
-            )
         self.base_url = normalize_base_url(base_url or os.environ.get("CONFLUENCE_BASE_URL", ""))
-        self._credential = credential_from_arguments(
-            user_name, api_token, password, credentials, scoped_token
-        )
+        self._credential: ConfluenceCredential | OAuthCredential
+        if credential_id is not None:
+            self._credential = (credential_store or CredentialStore()).load(credential_id)
+        elif oauth2 is not None:
+            self._credential = OAuthCredential.from_incumbent(oauth2)
+        elif isinstance(credentials, OAuthCredential):
+            self._credential = credentials
+        else:
+            self._credential = credential_from_arguments(
+                user_name, api_token, password, credentials, scoped_token
+            )
         for url, what in (
             (api_gateway_url, "api_gateway_url"),
             (auth_server_url, "auth_server_url"),
@@ -144,10 +150,7 @@ class ConfluenceReader(BaseReader):
         self.last_report = ImportReport()
 
     def __repr__(self) -> str:
-        return (
-            f"ConfluenceReader(base_url={self.base_url!r}, user={self._credential.username!r}, "
-            f"auth={self._credential.kind!r})"
-        )
+        return f"ConfluenceReader(base_url={self.base_url!r}, auth={self._credential.kind!r})"
 
     # ---- loading ------------------------------------------------------------------------------
 
@@ -279,6 +282,7 @@ class ConfluenceReader(BaseReader):
             self.base_url,
             self._credential,
             gateway_url=self.api_gateway_url,
+            auth_server_url=self.auth_server_url,
             cloud_id=self.cloud_id,
             transport=self.transport,
             max_concurrency=self.max_concurrency,

@@ -12,6 +12,7 @@ from .app import EmulatorApp, Origins
 from .faults import FaultRule, Faults, LoggedRequest
 from .generator import generate_site, populate_space
 from .model import Account, Attachment, Content, Site, Space
+from .oauth import OAuthApp, OAuthServer
 from .server import Emulator
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "FaultRule",
     "Faults",
     "LoggedRequest",
+    "OAuthApp",
+    "OAuthServer",
     "Origins",
     "Site",
     "Space",

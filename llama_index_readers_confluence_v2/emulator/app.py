@@ -83,7 +83,7 @@ class EmulatorApp:
         self.faults = faults or Faults()
         self.log: collections.deque[LoggedRequest] = collections.deque(maxlen=500_000)
         self.bearer_tokens: dict[str, tuple[str, float]] = {}
-        self.clock: Callable[[], float] = time.time
+        self.clock_offset = 0.0
         self._media_key = secrets.token_bytes(32)
         api = _V2Routes(self)
         self.router = Router(
@@ -102,7 +102,14 @@ class EmulatorApp:
                 Route("/file/{file_id}/binary", self._media),
             ]
         )
-        self.extra_routes: list[Route | Mount] = []
+        from .oauth import OAuthServer
+
+        self.oauth = OAuthServer(self)
+        self.add_routes(self.oauth.routes())
+
+    def now(self) -> float:
+        """The emulator's clock (token expiry): real time plus what tests advanced it by."""
+        return time.time() + self.clock_offset
 
     def add_routes(self, routes: Iterable[Route | Mount]) -> None:
         """Let other emulated services (OAuth server, v1 API) share the application."""
@@ -227,7 +234,7 @@ class EmulatorApp:
 
     def _check_bearer(self, token: str) -> str | None:
         grant = self.bearer_tokens.get(token)
-        if grant is None or grant[1] <= self.clock():
+        if grant is None or grant[1] <= self.now():
             return None
         return grant[0]
 
@@ -252,7 +259,7 @@ class EmulatorApp:
             or not self.site.visible(page, caller.account_id)
         ):
             return _error_response(ApiError(404, "Attachment not found"))
-        expires = int(self.clock()) + 300
+        expires = int(self.now()) + 300
         token = self._media_token(attachment.file_id, expires)
         location = f"{self.origins.media}/file/{attachment.file_id}/binary?" + urlencode(
             {"token": token, "client": "emulator", "name": attachment.title}
@@ -276,7 +283,7 @@ class EmulatorApp:
             token_file != file_id
             or not hmac.compare_digest(signature, expected)
             or not expires.isdigit()
-            or int(expires) < self.clock()
+            or int(expires) < self.now()
         ):
             return JSONResponse({"error": "invalid or missing token"}, 401)
         attachment = next((a for a in self.site.attachments.values() if a.file_id == file_id), None)

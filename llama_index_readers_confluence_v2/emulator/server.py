@@ -13,6 +13,7 @@ from .app import EmulatorApp, Origins
 from .faults import Faults, LoggedRequest
 from .generator import generate_site
 from .model import Account, Site
+from .oauth import OAuthServer
 
 IN_PROCESS_ORIGINS = {
     "site": "https://acme.confluence.test",
@@ -61,6 +62,14 @@ class Emulator:
     @property
     def cloud_id(self) -> str:
         return self.site.cloud_id
+
+    @property
+    def oauth(self) -> OAuthServer:
+        return self.app.oauth
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward (access tokens and codes expire by it)."""
+        self.app.clock_offset += seconds
 
     def user(self, email: str = "alice@example.com") -> Account:
         for account in self.site.accounts.values():
