@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -237,8 +237,8 @@ async def _body(request: Request) -> dict[str, Any]:
         except ValueError:
             return {}
         return data if isinstance(data, dict) else {}
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    return {key: values[0] for key, values in form.items()}
 
 
 def _error(status: int, error: str, description: str) -> Response:
