@@ -8,7 +8,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from .client import ConfluenceClient, RetryPolicy
 from .documents import PageRecord, image_document, page_document
 from .errors import BadArgumentError, ConfluenceError
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from .inventory import Inventory, fingerprint
 from .oauth import OAuthCredential
 from .storage import ConversionContext, ConvertedBody, storage_to_markdown
 from .store import CredentialStore
@@ -55,11 +56,37 @@ class Failure:
 
 
 @dataclass
+class PageUpsert:
+    """A new or changed page, with its images and the fingerprint to store."""
+
+    document: Document
+    images: list[Document]
+    fingerprint: str
+    is_new: bool
+
+
+@dataclass(frozen=True)
+class PageUnchanged:
+    page_id: str
+
+
+@dataclass(frozen=True)
+class PageRemoval:
+    """A page the target holds that is no longer in the selection."""
+
+    page_id: str
+
+
+Change = PageUpsert | PageUnchanged | PageRemoval
+
+
+@dataclass
 class ImportReport:
     """What the last run did: read it from `reader.last_report` after loading."""
 
     pages: int = 0
     images: int = 0
+    unchanged: int = 0
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
     requests: int = 0
@@ -197,6 +224,44 @@ class ConfluenceReader(BaseReader):
             page_status,
             max_num_results,
         )
+        count = 0
+        async for change in self._changes(
+            {}, selections, options, include_attachments, show_progress
+        ):
+            if not isinstance(change, PageUpsert):
+                continue
+            yield change.document
+            for image in change.images:
+                yield image
+            count += 1
+            if limit is not None and count >= limit:
+                break
+
+    async def achanges(
+        self, known: Mapping[str, str], *, show_progress: bool = False, **selection: Any
+    ) -> AsyncIterator[Change]:
+        """What changed since a target stored `known` ({page id: fingerprint}) for this selection.
+
+        Yields `PageUpsert` for new and changed pages (bodies fetched only for those),
+        `PageUnchanged` for the rest and, once the listing is complete, `PageRemoval` for pages
+        that left the selection (deleted, moved out, restricted). With nothing known, it is a
+        plain import.
+        """
+        selections, options, _ = self._plan(**selection)
+        include_attachments = bool(selection.get("include_attachments", False))
+        async for change in self._changes(
+            known, selections, options, include_attachments, show_progress
+        ):
+            yield change
+
+    async def _changes(
+        self,
+        known: Mapping[str, str],
+        selections: list[Selection],
+        options: WalkOptions,
+        include_attachments: bool,
+        show_progress: bool,
+    ) -> AsyncIterator[Change]:
         report = ImportReport()
         self.last_report = report
         progress = tqdm(desc="Confluence pages", unit="page", disable=not show_progress)
@@ -204,24 +269,56 @@ class ConfluenceReader(BaseReader):
             async with self._client() as client:
                 walker = Walker(client, options)
                 try:
-                    async for record in walker.records(selections):
-                        converted = self._convert(record, report)
-                        if converted is None:
-                            continue
-                        report.pages += 1
+                    if not known:
+                        records = walker.records(selections)
+                        async for change in self._upserts(
+                            client, records, known, include_attachments, report
+                        ):
+                            progress.update(1)
+                            yield change
+                        return
+                    inventory = Inventory(walker)
+                    listed = await inventory.listing(selections)
+                    changed = [item for item in listed if known.get(item.id) != item.fingerprint]
+                    for item in listed:
+                        if known.get(item.id) == item.fingerprint:
+                            report.unchanged += 1
+                            progress.update(1)
+                            yield PageUnchanged(item.id)
+                    records = inventory.records(changed)
+                    async for change in self._upserts(
+                        client, records, known, include_attachments, report
+                    ):
                         progress.update(1)
-                        yield page_document(record, converted.markdown, self.base_url)
-                        if include_attachments:
-                            for image in await self._images(client, record, converted, report):
-                                yield image
-                        if limit is not None and report.pages >= limit:
-                            break
+                        yield change
+                    for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
+                        yield PageRemoval(page_id)
                 finally:
                     report.requests = client.requests_made
                     for page_id in walker.vanished:
                         self._fail(report, page_id, "deleted or restricted during the import")
         finally:
             progress.close()
+
+    async def _upserts(
+        self,
+        client: ConfluenceClient,
+        records: AsyncIterator[PageRecord],
+        known: Mapping[str, str],
+        include_attachments: bool,
+        report: ImportReport,
+    ) -> AsyncIterator[PageUpsert]:
+        async for record in records:
+            converted = self._convert(record, report)
+            if converted is None:
+                continue
+            report.pages += 1
+            document = page_document(record, converted.markdown, self.base_url)
+            images = (
+                await self._images(client, record, converted, report) if include_attachments else []
+            )
+            footprint = fingerprint(record.version, document.metadata["path"])
+            yield PageUpsert(document, images, footprint, record.id not in known)
 
     def _convert(self, record: PageRecord, report: ImportReport) -> ConvertedBody | None:
         try:

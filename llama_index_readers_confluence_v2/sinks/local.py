@@ -1,0 +1,231 @@
+"""The embedded local collection: one SQLite file, searchable, the CLI's default target.
+
+Documents, images, metadata and sync state live in one file (WAL journal). Each page is written
+with its images in one transaction, so a crash loses at most the page in flight. FTS5 indexes
+titles, paths and page text for `search`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.schema import Document, ImageDocument
+
+from ..errors import BadArgumentError, ConfluenceError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,              -- 'page' or 'image'
+    page_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    path TEXT NOT NULL,
+    url TEXT NOT NULL,
+    space_key TEXT,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL,          -- JSON
+    image BLOB,
+    mimetype TEXT
+);
+CREATE INDEX IF NOT EXISTS documents_page ON documents(page_id);
+CREATE TABLE IF NOT EXISTS scope_pages (
+    scope TEXT NOT NULL,
+    page_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (scope, page_id)
+);
+CREATE TABLE IF NOT EXISTS scopes (
+    scope TEXT PRIMARY KEY,
+    description TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(
+    page_id UNINDEXED, title, path, text, tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    page_id: str
+    title: str
+    path: str
+    url: str
+    snippet: str
+    score: float
+
+
+class LocalCollection:
+    """A Confluence import in one SQLite file: `sync` into it, `search` it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        if self.path.is_dir():
+            raise BadArgumentError(
+                f"{self.path} is a directory; pass a file path such as wiki.sqlite"
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ConfluenceError(f"{self.path} is not a usable collection file: {exc}") from None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LocalCollection({str(self.path)!r})"
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> LocalCollection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the sync target ----------------------------------------------------------------------
+
+    def known(self, scope: str) -> dict[str, str]:
+        rows = self._db.execute(
+            "SELECT page_id, fingerprint FROM scope_pages WHERE scope = ?", (scope,)
+        )
+        return dict(rows.fetchall())
+
+    def begin(self, scope: str, description: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO scopes VALUES (?, ?)", (scope, description))
+
+    def upsert(self, scope: str, page: Document, images: list[Document], fingerprint: str) -> None:
+        """Replace a page and its images, and record it in the scope: one transaction."""
+        page_id = page.id_
+        with self._transaction() as db:
+            self._delete_documents(db, page_id)
+            db.execute(
+                "INSERT INTO documents VALUES (?, 'page', ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (page_id, page_id, *_columns(page), page.text, json.dumps(page.metadata)),
+            )
+            db.execute(
+                "INSERT INTO pages_fts (page_id, title, path, text) VALUES (?, ?, ?, ?)",
+                (page_id, page.metadata.get("title", ""), page.metadata.get("path", ""), page.text),
+            )
+            for image in images:
+                assert isinstance(image, ImageDocument)
+                db.execute(
+                    "INSERT OR REPLACE INTO documents VALUES (?, 'image', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        image.id_,
+                        page_id,
+                        *_columns(image),
+                        image.text,
+                        json.dumps(image.metadata),
+                        image.image,
+                        image.image_mimetype,
+                    ),
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO scope_pages VALUES (?, ?, ?)", (scope, page_id, fingerprint)
+            )
+
+    def remove(self, scope: str, page_id: str) -> None:
+        """Drop a page from the scope; its documents go when no other scope holds it."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM scope_pages WHERE scope = ? AND page_id = ?", (scope, page_id))
+            still_held = db.execute(
+                "SELECT 1 FROM scope_pages WHERE page_id = ? LIMIT 1", (page_id,)
+            ).fetchone()
+            if not still_held:
+                self._delete_documents(db, page_id)
+
+    @staticmethod
+    def _delete_documents(db: sqlite3.Connection, page_id: str) -> None:
+        db.execute("DELETE FROM documents WHERE page_id = ?", (page_id,))
+        db.execute("DELETE FROM pages_fts WHERE page_id = ?", (page_id,))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 10) -> list[SearchHit]:
+        """Full-text search over titles, paths and page text, best first."""
+        terms = _fts_query(query)
+        if not terms:
+            raise BadArgumentError("search needs at least one word")
+        rows = self._db.execute(
+            """
+            SELECT f.page_id, d.title, d.path, d.url,
+                   snippet(pages_fts, 3, '[', ']', ' … ', 12), bm25(pages_fts, 0.0, 10.0, 3.0, 1.0)
+            FROM pages_fts f JOIN documents d ON d.id = f.page_id
+            WHERE pages_fts MATCH ? ORDER BY bm25(pages_fts, 0.0, 10.0, 3.0, 1.0) LIMIT ?
+            """,
+            (terms, int(limit)),
+        ).fetchall()
+        return [SearchHit(row[0], row[1], row[2], row[3], row[4], -float(row[5])) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT kind, COUNT(*) FROM documents GROUP BY kind").fetchall()
+        found = dict(rows)
+        return {"pages": found.get("page", 0), "images": found.get("image", 0)}
+
+    def documents(self, kind: str = "page") -> Iterator[Document]:
+        """The stored documents, as LlamaIndex documents again."""
+        rows = self._db.execute(
+            "SELECT id, text, metadata, image, mimetype FROM documents WHERE kind = ? ORDER BY rowid",
+            (kind,),
+        )
+        for doc_id, text, metadata, image, mimetype in rows:
+            meta: dict[str, Any] = json.loads(metadata)
+            if kind == "image":
+                yield ImageDocument(
+                    id_=doc_id, text=text, metadata=meta, image=image, image_mimetype=mimetype
+                )
+            else:
+                yield Document(id_=doc_id, text=text, metadata=meta)
+
+    def page_ids(self) -> list[str]:
+        return [
+            row[0]
+            for row in self._db.execute("SELECT id FROM documents WHERE kind = 'page' ORDER BY id")
+        ]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error; one writer at a time."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+        self.db = db
+        self.lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+
+
+def _columns(document: Document) -> tuple[str, str, str, str | None]:
+    metadata = document.metadata
+    return (
+        str(metadata.get("title", "")),
+        str(metadata.get("path", "")),
+        str(metadata.get("url", "")),
+        metadata.get("space_key"),
+    )
+
+
+def _fts_query(query: str) -> str:
+    """Words as FTS5 string tokens (quoted), so user input never becomes FTS syntax."""
+    words = [word for word in query.replace('"', " ").split() if word.strip()]
+    return " ".join(f'"{word}"' for word in words)
