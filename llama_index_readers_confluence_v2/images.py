@@ -25,8 +25,14 @@ PILLOW_FORMATS = {
     "image/bmp": "BMP",
     "image/tiff": "TIFF",
 }
-MIMETYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
-             "BMP": "image/bmp", "TIFF": "image/tiff"}  # fmt: skip
+MIMETYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
 
 
 class ImageRejected(ValueError):

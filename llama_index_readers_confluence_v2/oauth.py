@@ -284,8 +284,16 @@ def login(
         site = choose_site(
             _accessible_resources_sync(http, api_gateway_url, str(tokens["access_token"])), site_url
         )
-    credential = OAuthCredential(client_id, client_secret, str(tokens["access_token"]), tokens.get("refresh_token"),
-                                 None, cloud_id=str(site["id"]), site_url=str(site.get("url") or ""), scopes=scopes)  # fmt: skip
+    credential = OAuthCredential(
+        client_id,
+        client_secret,
+        str(tokens["access_token"]),
+        tokens.get("refresh_token"),
+        None,
+        cloud_id=str(site["id"]),
+        site_url=str(site.get("url") or ""),
+        scopes=scopes,
+    )
     credential._apply(tokens)
     return credential
 

@@ -42,6 +42,8 @@ class SyncTarget(Protocol):
 
     def remove(self, scope: str, page_id: str) -> None: ...
 
+    def finish(self) -> None: ...
+
 
 @dataclass
 class SyncReport:
@@ -102,6 +104,7 @@ def sync(
         elif isinstance(change, PageRemoval):
             target.remove(scope, change.page_id)
             report.deleted += 1
+    target.finish()
     import_report = reader.last_report
     report.unchanged = import_report.unchanged
     report.requests = import_report.requests

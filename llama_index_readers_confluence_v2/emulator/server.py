@@ -6,6 +6,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
@@ -95,31 +96,46 @@ class Emulator:
     @contextmanager
     def serve(self) -> Iterator[Emulator]:
         """Serve every origin on 127.0.0.1 (one free port each) in a background thread."""
-        import uvicorn
-
-        sockets = [_bound_socket() for _ in range(4)]
         saved = Origins(**vars(self.origins))
-        for role, sock in zip(("site", "gateway", "media", "auth"), sockets, strict=True):
-            setattr(self.origins, role, f"http://127.0.0.1:{sock.getsockname()[1]}")
-        config = uvicorn.Config(
-            self.app, lifespan="off", log_level="critical", access_log=False, timeout_keep_alive=30
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
-        thread.start()
+        roles = ("site", "gateway", "media", "auth")
         try:
-            while not server.started:
-                if not thread.is_alive():
-                    raise RuntimeError("the emulator's server failed to start")
-                thread.join(0.01)
-            yield self
+            with serve_app(self.app, len(roles)) as origins:
+                for role, origin in zip(roles, origins, strict=True):
+                    setattr(self.origins, role, origin)
+                yield self
         finally:
-            server.should_exit = True
-            thread.join(10)
-            for sock in sockets:
-                sock.close()
-            for role in ("site", "gateway", "media", "auth"):
+            for role in roles:
                 setattr(self.origins, role, getattr(saved, role))
+
+
+@contextmanager
+def serve_app(app: Any, sockets: int) -> Iterator[list[str]]:
+    """Run an ASGI app with uvicorn in a thread, on `sockets` free loopback ports (its origins)."""
+    import uvicorn
+
+    bound = [_bound_socket() for _ in range(sockets)]
+    config = uvicorn.Config(
+        app,
+        interface="asgi3",
+        lifespan="off",
+        log_level="critical",
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": bound}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the emulator's server failed to start")
+            thread.join(0.01)
+        yield [f"http://127.0.0.1:{sock.getsockname()[1]}" for sock in bound]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        for sock in bound:
+            sock.close()
 
 
 def _bound_socket() -> socket.socket:

@@ -143,6 +143,9 @@ class LocalCollection:
             if not still_held:
                 self._delete_documents(db, page_id)
 
+    def finish(self) -> None:
+        """Every page is committed as it arrives: nothing is left to flush."""
+
     @staticmethod
     def _delete_documents(db: sqlite3.Connection, page_id: str) -> None:
         db.execute("DELETE FROM documents WHERE page_id = ?", (page_id,))
