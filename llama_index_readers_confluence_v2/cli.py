@@ -1,51 +1,104 @@
-"""`confluence-v2`: thin command line over the library (parse, show progress, print)."""
+"""`confluence-v2`: thin command line over the library (parse, show progress, print).
+
+Library errors become one line and a non-zero exit; `--debug` shows the traceback instead.
+Secrets are read from a prompt or standard input, never from the command line.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from .errors import ConfluenceError
+from .errors import BadArgumentError, ConfluenceError
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_COLLECTION = "confluence.sqlite"
 
 
 def _clean_errors(command: F) -> F:
-    """Library errors become one line and exit code 1; `--debug` shows the traceback."""
-
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except ConfluenceError as error:
+        except (ConfluenceError, OSError) as error:
             if click.get_current_context().find_root().params.get("debug"):
                 raise
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(_one_line(error)) from None
 
     return wrapper  # type: ignore[return-value]
 
 
+def _one_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
 @click.group()
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def main(debug: bool) -> None:
+@click.option(
+    "--store",
+    envvar="CONFLUENCE_V2_CREDENTIALS",
+    type=click.Path(dir_okay=False),
+    help="Credential store file (default: your config directory).",
+)
+@click.option(
+    "--api-gateway-url",
+    envvar="CONFLUENCE_API_GATEWAY_URL",
+    default="https://api.atlassian.com",
+    hidden=True,
+)
+@click.option(
+    "--auth-server-url",
+    envvar="CONFLUENCE_AUTH_SERVER_URL",
+    default="https://auth.atlassian.com",
+    hidden=True,
+)
+@click.pass_context
+def main(
+    ctx: click.Context, debug: bool, store: str | None, api_gateway_url: str, auth_server_url: str
+) -> None:
     """Import Confluence Cloud into RAG collections."""
+    ctx.obj = {
+        "store": store,
+        "api_gateway_url": api_gateway_url,
+        "auth_server_url": auth_server_url,
+    }
+
+
+# ---- demo ---------------------------------------------------------------------------------------
 
 
 @main.command()
 @click.option("--pages", default=200, show_default=True, help="Size of the generated site.")
 @click.option("--space", default="DOCS", show_default=True, help="Space key to import.")
+@click.option(
+    "--to",
+    "target",
+    type=click.Path(dir_okay=False),
+    help="Collection file (default: a fresh temporary one).",
+)
 @_clean_errors
-def demo(pages: int, space: str) -> None:
-    """Run the bundled Confluence emulator and import a space from it, offline."""
+def demo(pages: int, space: str, target: str | None) -> None:
+    """Run the bundled Confluence emulator and import a space with its images, offline."""
     from .emulator import Emulator
     from .reader import ConfluenceReader
+    from .sinks import LocalCollection
+    from .sync import sync
 
     emulator = Emulator(pages=pages)
     account = emulator.user()
+    path = (
+        Path(target)
+        if target
+        else Path(tempfile.mkdtemp(prefix="confluence-v2-demo-")) / "wiki.sqlite"
+    )
     with emulator.serve():
         click.echo(f"Emulated Confluence site at {emulator.base_url} ({pages} pages)")
         reader = ConfluenceReader(
@@ -55,14 +108,310 @@ def demo(pages: int, space: str) -> None:
             api_gateway_url=emulator.gateway_url,
             auth_server_url=emulator.auth_url,
         )
-        documents = reader.load_data(space_key=space, show_progress=sys.stderr.isatty())
-    report = reader.last_report
-    click.echo(
-        f"Imported {report.pages} pages from space {space} in {report.requests} API requests "
-        f"({len(report.failures)} failed)"
+        with LocalCollection(path) as collection:
+            report = sync(
+                reader, collection, space_key=space, include_attachments=True, show_progress=True
+            )
+            counts = collection.counts()
+            paths = [
+                d.metadata["path"] for _, d in zip(range(5), collection.documents(), strict=False)
+            ]
+            hits = collection.search("architecture")
+    click.echo(f"Imported space {space}: {report.summary()}, in {report.requests} API requests")
+    click.echo(f"Local collection {path}: {counts['pages']} pages, {counts['images']} images")
+    for item in paths:
+        click.echo(f"  {item}")
+    _print_skips(report)
+    click.echo('\nSearch "architecture":')
+    for hit in hits[:3]:
+        click.echo(f"  {hit.title} - {hit.path}\n    {hit.snippet.strip()}")
+
+
+# ---- browse -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("address")
+@click.option("--personal", is_flag=True, help="Include personal spaces (site addresses).")
+@click.option(
+    "--filter", "keywords", multiple=True, help="Keep spaces whose key or name holds this word."
+)
+@click.option("--credential", "credential_id", help="Stored credential id (see `auth list`).")
+@click.pass_obj
+@_clean_errors
+def browse(
+    obj: dict[str, Any],
+    address: str,
+    personal: bool,
+    keywords: tuple[str, ...],
+    credential_id: str | None,
+) -> None:
+    """List a site's spaces, or show the page tree of a space or page, with ids."""
+    from .urls import InstanceSelection, parse_url
+
+    reader = _reader(obj, address, credential_id)
+    if "://" in address and isinstance(parse_url(address, reader.base_url), InstanceSelection):
+        spaces = reader.list_spaces(include_personal=personal, keywords=keywords)
+        for space in spaces:
+            click.echo(str(space))
+        click.echo(f"{len(spaces)} spaces")
+        return
+    tree = reader.browse(address)
+    click.echo(str(tree))
+    click.echo(f"{len(tree.page_ids())} pages")
+
+
+# ---- ingest -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option(
+    "--children/--no-children", default=True, show_default=True, help="Include sub-pages of pages."
+)
+@click.option(
+    "--images/--no-images", default=True, show_default=True, help="Import embedded images."
+)
+@click.option(
+    "--to",
+    "collection_path",
+    type=click.Path(dir_okay=False),
+    help=f"Local collection file (default {DEFAULT_COLLECTION}).",
+)
+@click.option(
+    "--h2ogpte",
+    "h2ogpte_address",
+    help="h2oGPTe address (API key from H2OGPTE_API_KEY or a prompt).",
+)
+@click.option("--collection", "collection_id", help="h2oGPTe collection id (with --h2ogpte).")
+@click.option(
+    "--base-url", envvar="CONFLUENCE_BASE_URL", help="Site address, needed when only ids are given."
+)
+@click.option("--credential", "credential_id", help="Stored credential id (see `auth list`).")
+@click.option(
+    "--status",
+    "page_status",
+    default="current",
+    show_default=True,
+    help="current, archived or current,archived.",
+)
+@click.pass_obj
+@_clean_errors
+def ingest(
+    obj: dict[str, Any],
+    targets: tuple[str, ...],
+    children: bool,
+    images: bool,
+    collection_path: str | None,
+    h2ogpte_address: str | None,
+    collection_id: str | None,
+    base_url: str | None,
+    credential_id: str | None,
+    page_status: str,
+) -> None:
+    """Import pages, spaces or sites (URLs, page ids or space keys); re-runs import only changes."""
+    from .sync import sync
+
+    if h2ogpte_address and collection_path:
+        raise BadArgumentError("choose one target: --to PATH or --h2ogpte ADDRESS --collection ID")
+    if h2ogpte_address and not collection_id:
+        raise BadArgumentError(
+            "--h2ogpte needs --collection ID (the h2oGPTe collection to import into)"
+        )
+    urls = [t for t in targets if "://" in t]
+    ids = [t for t in targets if "://" not in t and t.isdigit()]
+    keys = [t for t in targets if "://" not in t and not t.isdigit()]
+    if len(keys) > 1:
+        raise BadArgumentError("give one space key per run (or space URLs)")
+    reader = _reader(obj, urls[0] if urls else None, credential_id, base_url)
+    selection: dict[str, Any] = {
+        "url": urls or None,
+        "page_ids": ids or None,
+        "space_key": keys[0] if keys else None,
+        "include_children": children,
+        "include_attachments": images,
+        "page_status": page_status,
+    }
+    target = _target(h2ogpte_address, collection_id, collection_path)
+    report = sync(reader, target, show_progress=sys.stderr.isatty(), **selection)
+    where = (
+        f"h2oGPTe collection {collection_id}"
+        if h2ogpte_address
+        else (collection_path or DEFAULT_COLLECTION)
     )
-    for document in documents[:5]:
-        click.echo(f"  {document.metadata['path']}")
-    if documents:
-        click.echo("\nFirst page, as Markdown:\n")
-        click.echo(documents[0].text[:600])
+    click.echo(f"Imported into {where}: {report.summary()}")
+    for failure in report.failures:
+        click.echo(f"  failed page {failure.page_id}: {failure.reason}")
+    _print_skips(report)
+
+
+def _target(
+    h2ogpte_address: str | None, collection_id: str | None, collection_path: str | None
+) -> Any:
+    if h2ogpte_address:
+        from .sinks.h2ogpte import H2OGPTeCollection, require_h2ogpte
+
+        h2ogpte = require_h2ogpte()
+        api_key = os.environ.get("H2OGPTE_API_KEY") or click.prompt(
+            "h2oGPTe API key", hide_input=True
+        )
+        client = h2ogpte.H2OGPTE(address=h2ogpte_address, api_key=api_key)
+        return H2OGPTeCollection(client, str(collection_id))
+    from .sinks import LocalCollection
+
+    return LocalCollection(collection_path or DEFAULT_COLLECTION)
+
+
+def _print_skips(report: Any) -> None:
+    for skipped in report.skipped_images:
+        click.echo(f"  skipped image on page {skipped.page_id}: {skipped.reason}")
+
+
+# ---- search -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("collection", type=click.Path(dir_okay=False))
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", default=10, show_default=True)
+@_clean_errors
+def search(collection: str, query: tuple[str, ...], limit: int) -> None:
+    """Full-text search of a local collection."""
+    from .sinks import LocalCollection
+
+    if not Path(collection).is_file():
+        raise BadArgumentError(
+            f"no collection file {collection!r}; `confluence-v2 ingest ... --to {collection}` makes one"
+        )
+    with LocalCollection(collection) as opened:
+        hits = opened.search(" ".join(query), limit=limit)
+    for hit in hits:
+        click.echo(f"{hit.title}  [{hit.path}]\n  {hit.url}\n  {' '.join(hit.snippet.split())}")
+    click.echo(f"{len(hits)} results")
+
+
+# ---- auth ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def auth() -> None:
+    """Stored credentials: add an API token, sign in with OAuth, list, remove."""
+
+
+@auth.command("add-token")
+@click.option("--id", "credential_id", required=True, help="A name for this credential.")
+@click.option(
+    "--site", required=True, help="Site address, e.g. https://your-site.atlassian.net/wiki"
+)
+@click.option("--email", required=True, help="Your Atlassian account e-mail.")
+@click.option("--scoped", is_flag=True, help="A scoped API token (used through the API gateway).")
+@click.pass_obj
+@_clean_errors
+def add_token(obj: dict[str, Any], credential_id: str, site: str, email: str, scoped: bool) -> None:
+    """Store an API token (read from a prompt or standard input)."""
+    from .auth import ConfluenceCredential
+    from .urls import normalize_base_url
+
+    token = click.prompt("API token", hide_input=True).strip()
+    credential = ConfluenceCredential(email, token, True if scoped else None)
+    _store(obj).save(credential_id, credential, site=normalize_base_url(site))
+    click.echo(f"Stored {credential.kind} {credential_id!r} for {normalize_base_url(site)}")
+
+
+@auth.command()
+@click.option("--id", "credential_id", required=True, help="A name for this credential.")
+@click.option("--client-id", required=True, help="Your OAuth 2.0 (3LO) app's client id.")
+@click.option("--site", help="Site address, when the consent covers several sites.")
+@click.option("--redirect-uri", default="http://127.0.0.1:8765/callback", show_default=True)
+@click.option("--no-browser", is_flag=True, help="Print the address instead of opening a browser.")
+@click.pass_obj
+@_clean_errors
+def login(
+    obj: dict[str, Any],
+    credential_id: str,
+    client_id: str,
+    site: str | None,
+    redirect_uri: str,
+    no_browser: bool,
+) -> None:
+    """Sign in with OAuth 2.0 (client secret read from a prompt or standard input)."""
+    import webbrowser
+
+    from .oauth import login as oauth_login
+
+    secret = click.prompt("Client secret", hide_input=True).strip()
+
+    def show(url: str) -> None:
+        click.echo(f"Open this address to sign in:\n  {url}", err=True)
+        if not no_browser:
+            webbrowser.open(url)
+
+    credential = oauth_login(
+        client_id,
+        secret,
+        site_url=site,
+        redirect_uri=redirect_uri,
+        auth_server_url=obj["auth_server_url"],
+        api_gateway_url=obj["api_gateway_url"],
+        open_browser=show,
+    )
+    _store(obj).save(
+        credential_id, credential, site=f"{credential.site_url}/wiki" if credential.site_url else ""
+    )
+    click.echo(f"Signed in: stored {credential_id!r} for {credential.site_url}")
+
+
+@auth.command("list")
+@click.pass_obj
+@_clean_errors
+def list_credentials(obj: dict[str, Any]) -> None:
+    """Stored credentials: ids, kinds and sites (never secrets)."""
+    stored = _store(obj).list()
+    for item in stored:
+        click.echo(f"{item.id:<20} {item.kind:<13} {item.site}  {item.user}")
+    click.echo(f"{len(stored)} stored")
+
+
+@auth.command()
+@click.argument("credential_id")
+@click.pass_obj
+@_clean_errors
+def remove(obj: dict[str, Any], credential_id: str) -> None:
+    """Delete a stored credential."""
+    _store(obj).delete(credential_id)
+    click.echo(f"Removed {credential_id!r}")
+
+
+# ---- shared -------------------------------------------------------------------------------------
+
+
+def _store(obj: dict[str, Any]) -> Any:
+    from .store import CredentialStore
+
+    return CredentialStore(obj.get("store"))
+
+
+def _reader(
+    obj: dict[str, Any], address: str | None, credential_id: str | None, base_url: str | None = None
+) -> Any:
+    """A reader for the configured site (a stored credential's, --base-url, CONFLUENCE_BASE_URL),
+    or else the site of `address`. Credentials never go to a host that only a URL names."""
+    from .reader import ConfluenceReader
+
+    options = {"api_gateway_url": obj["api_gateway_url"], "auth_server_url": obj["auth_server_url"]}
+    from_url = address if address and "://" in address else None
+    configured = base_url or os.environ.get("CONFLUENCE_BASE_URL")
+    if credential_id:
+        store = _store(obj)
+        site = next((c.site for c in store.list() if c.id == credential_id), None)
+        return ConfluenceReader(
+            site or configured or from_url,
+            credential_id=credential_id,
+            credential_store=store,
+            **options,
+        )
+    return ConfluenceReader(configured or from_url, **options)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -36,6 +36,7 @@ from .urls import check_scheme, redact_url, site_origin
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+CONNECT_ATTEMPTS = 3
 USER_AGENT = "llama-index-readers-confluence-v2"
 Params = Mapping[str, Any]
 
@@ -378,6 +379,8 @@ class ConfluenceClient:
                         await response.aread()
             except (httpx.TransportError, ConnectionError) as exc:
                 last_error = exc
+                if isinstance(exc, httpx.ConnectError) and attempt >= CONNECT_ATTEMPTS:
+                    break  # nothing answers at that address: say so soon
                 delay = self.retry.backoff(attempt)
                 logger.warning(
                     "%s on %s; retrying in %.1fs", type(exc).__name__, _path(request), delay
@@ -399,7 +402,8 @@ class ConfluenceClient:
             if attempt < self.retry.max_attempts:
                 await asyncio.sleep(delay)
         raise TransportError(
-            f"{_path(request)} failed after {self.retry.max_attempts} attempts: {last_error!r}"
+            f"could not reach {request.url.scheme}://{request.url.netloc.decode()} "
+            f"({type(last_error).__name__}: {last_error}); check the address and your network"
         )
 
     async def _respect_pause(self) -> None:

@@ -8,7 +8,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .attachments import FetchedImage, ImageSettings, fetch_page_images
 from .auth import ConfluenceCredential, credential_from_arguments
+from .browse import PageTree, SpaceSummary, list_spaces, page_tree
 from .client import ConfluenceClient, RetryPolicy
 from .documents import PageRecord, image_document, page_document
 from .errors import BadArgumentError, ConfluenceError
@@ -29,6 +30,7 @@ from .storage import ConversionContext, ConvertedBody, storage_to_markdown
 from .store import CredentialStore
 from .traversal import Walker, WalkOptions
 from .urls import (
+    InstanceSelection,
     PageSelection,
     Selection,
     SpaceSelection,
@@ -388,6 +390,43 @@ class ConfluenceReader(BaseReader):
             verify=self.verify,
         )
 
+    # ---- browsing -----------------------------------------------------------------------------
+
+    def list_spaces(
+        self, include_personal: bool = False, keywords: str | Iterable[str] | None = None
+    ) -> list[SpaceSummary]:
+        """The spaces this user can read (personal ones only when asked), filtered by keywords."""
+        return _run(
+            self._with_walker(
+                lambda walker: list_spaces(walker, include_personal, _keywords(keywords))
+            )
+        )
+
+    def browse(
+        self, url_or_space_key: str, page_status: str | Iterable[str] | None = None
+    ) -> PageTree:
+        """The page tree of a space (key or URL), page or folder, with ids to select from."""
+        if not isinstance(url_or_space_key, str) or not url_or_space_key.strip():
+            raise BadArgumentError("browse takes a space key, or a space, page or folder URL")
+        text = url_or_space_key.strip()
+        selection: Selection
+        if "://" in text:
+            selection = parse_url(text, self.base_url)
+        elif text.isdigit():
+            selection = PageSelection(parse_page_id(text))
+        else:
+            selection = SpaceSelection(text)
+        if isinstance(selection, InstanceSelection):
+            raise BadArgumentError("that is the site's address: list_spaces() lists its spaces")
+        options = WalkOptions(statuses=_statuses(page_status))
+        return _run(self._with_walker(lambda walker: page_tree(walker, selection), options))
+
+    async def _with_walker(
+        self, work: Callable[[Walker], Awaitable[T]], options: WalkOptions | None = None
+    ) -> T:
+        async with self._client() as client:
+            return await work(Walker(client, options or WalkOptions()))
+
     # ---- selection ----------------------------------------------------------------------------
 
     def _plan(
@@ -487,6 +526,15 @@ def _max_results(value: int | None) -> int | None:
 
 
 _DONE = object()
+
+
+def _run(coroutine: Awaitable[T]) -> T:
+    """Run a coroutine to completion, also from inside a running event loop (a notebook)."""
+
+    async def one() -> AsyncIterator[T]:
+        yield await coroutine
+
+    return next(iter(_iterate_in_thread(one)))
 
 
 def _iterate_in_thread(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:

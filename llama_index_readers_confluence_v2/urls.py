@@ -75,6 +75,11 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url[:200]
 
 
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
 def normalize_base_url(base_url: str) -> str:
     """`https://SITE.atlassian.net[/wiki][/]` -> `https://SITE.atlassian.net/wiki`."""
     if not isinstance(base_url, str) or not base_url.strip():
@@ -151,8 +156,8 @@ def parse_url(url: str, base_url: str) -> Selection:
         )
     if parts.netloc.lower() != urlsplit(base_url).netloc.lower():
         raise BadURLError(
-            f"{redact_url(url)!r} belongs to host {parts.hostname!r}, not to the configured "
-            f"site {urlsplit(base_url).hostname!r}; create a reader with base_url for that site"
+            f"{redact_url(url)!r} belongs to {_host(url)!r}, not to the configured site "
+            f"{_host(base_url)!r}; create a reader with base_url for that site"
         )
     path = parts.path
     if path.startswith("/wiki"):

@@ -9,24 +9,22 @@ import sys
 import textwrap
 from pathlib import Path
 
+import h2ogpte  # the [h2ogpte] extra is part of [dev]
 import pytest
 
 from llama_index_readers_confluence_v2 import ConfluenceCredential
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
 from llama_index_readers_confluence_v2.sinks import LocalCollection
-from llama_index_readers_confluence_v2.sync import sync
-
-from .conftest import make_reader
-from .sites import wide_space
-
-h2ogpte = pytest.importorskip("h2ogpte")  # the [h2ogpte] extra is part of [dev]: CI has it
-
-from llama_index_readers_confluence_v2.sinks.h2ogpte import (  # noqa: E402
+from llama_index_readers_confluence_v2.sinks.h2ogpte import (
     H2OGPTeCollection,
     H2OGPTeIngestError,
     ingest_from_confluence,
 )
+from llama_index_readers_confluence_v2.sync import sync
+
+from .conftest import make_reader
+from .sites import wide_space
 
 
 def current_ids(emulator: Emulator, key: str) -> set[str]:
