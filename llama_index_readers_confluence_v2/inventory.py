@@ -52,6 +52,8 @@ class Inventory:
                     continue
                 ordered.append(page_id)
         unique = list(dict.fromkeys(ordered))
+        for space_id in {self._spaces_of[i] for i in unique}:
+            await self.walker.space_by_id(space_id)
         return [Listed(i, self._spaces_of[i], self._fingerprint(i)) for i in unique]
 
     def _fingerprint(self, page_id: str) -> str:

@@ -266,3 +266,37 @@ def test_the_adapter_says_how_to_install_h2ogpte(monkeypatch: pytest.MonkeyPatch
         ConfluenceError, match=r"pip install 'llama-index-readers-confluence-v2\[h2ogpte\]'"
     ):
         require_h2ogpte()
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {"page_ids": ["4819617065"], "include_children": True},
+        {"page_ids": ["4819617065"]},
+        {"folder_id": "65553"},
+        {"url": "{base}"},
+    ],
+    ids=["subtree", "page", "folder", "site"],
+)
+def test_every_selection_kind_re_syncs_without_refetching(
+    emulator: Emulator, tmp_path: Path, selection: dict[str, object]
+) -> None:
+    selection = {
+        k: (v.format(base=emulator.base_url) if isinstance(v, str) else v)
+        for k, v in selection.items()
+    }
+    if "folder_id" in selection:
+        selection["folder_id"] = emulator.site.contents["4819617065"].parent_id
+    reader = make_reader(emulator)
+    with LocalCollection(tmp_path / "w.sqlite") as collection:
+        first = sync(reader, collection, **selection)
+        emulator.clear_log()
+        second = sync(reader, collection, **selection)
+    assert first.added > 0
+    assert (second.added, second.updated, second.deleted, second.unchanged) == (
+        0,
+        0,
+        0,
+        first.added,
+    )
+    assert body_requests(emulator) == set()
