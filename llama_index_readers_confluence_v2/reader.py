@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -310,17 +311,42 @@ class ConfluenceReader(BaseReader):
         include_attachments: bool,
         report: ImportReport,
     ) -> AsyncIterator[PageUpsert]:
-        async for record in records:
-            converted = self._convert(record, report)
-            if converted is None:
-                continue
-            report.pages += 1
-            document = page_document(record, converted.markdown, self.base_url)
-            images = (
-                await self._images(client, record, converted, report) if include_attachments else []
-            )
-            footprint = fingerprint(record.version, document.metadata["path"])
-            yield PageUpsert(document, images, footprint, record.id not in known)
+        """Pages in order; the images of the next few pages download while earlier ones are yielded."""
+        window: collections.deque[
+            tuple[PageRecord, ConvertedBody, asyncio.Task[list[Document]] | None]
+        ]
+        window = collections.deque()
+        try:
+            async for record in records:
+                converted = self._convert(record, report)
+                if converted is None:
+                    continue
+                fetch = None
+                if include_attachments and converted.images:
+                    fetch = asyncio.ensure_future(self._images(client, record, converted, report))
+                window.append((record, converted, fetch))
+                while window and (len(window) > self.max_concurrency * 2 or window[0][2] is None):
+                    yield await self._upsert(*window.popleft(), known, report)
+            while window:
+                yield await self._upsert(*window.popleft(), known, report)
+        finally:
+            for _, _, fetch in window:
+                if fetch is not None:
+                    fetch.cancel()
+
+    async def _upsert(
+        self,
+        record: PageRecord,
+        converted: ConvertedBody,
+        fetch: asyncio.Task[list[Document]] | None,
+        known: Mapping[str, str],
+        report: ImportReport,
+    ) -> PageUpsert:
+        report.pages += 1
+        document = page_document(record, converted.markdown, self.base_url)
+        images = await fetch if fetch is not None else []
+        footprint = fingerprint(record.version, document.metadata["path"])
+        return PageUpsert(document, images, footprint, record.id not in known)
 
     def _convert(self, record: PageRecord, report: ImportReport) -> ConvertedBody | None:
         try:

@@ -103,9 +103,12 @@ class EmulatorApp:
             ]
         )
         from .oauth import OAuthServer
+        from .v1 import V1Routes
 
         self.oauth = OAuthServer(self)
         self.add_routes(self.oauth.routes())
+        self.add_routes(V1Routes(self).routes())
+        self.legacy_downloads = False  # real Cloud: the servlet refuses API tokens
 
     def now(self) -> float:
         """The emulator's clock (token expiry): real time plus what tests advanced it by."""
@@ -297,6 +300,11 @@ class EmulatorApp:
         )
 
     async def _legacy_download(self, request: Request) -> Response:
+        from .v1 import legacy_download
+
+        served = legacy_download(self, request)
+        if served is not None:
+            return served
         realm = f"{self.origins.site}/wiki"
         return Response(
             status_code=401,
