@@ -270,23 +270,31 @@ class ConfluenceClient:
     async def paginate_batches(
         self, path: str, params: Params | None = None
     ) -> AsyncIterator[list[Any]]:
-        """The list one response at a time (a cursor seen twice stops with an error)."""
+        """The list one response at a time; the next response is already on its way while the
+        caller works on this one. A cursor seen twice stops with an error."""
         params = dict(params or {})
         seen: set[str] = set()
-        while True:
-            data, headers = await self._get_json_with_headers(path, params)
-            results = data.get("results", []) if isinstance(data, dict) else []
-            yield [item for item in results if isinstance(item, dict)]
-            cursor = self._next_cursor(data, headers, path)
-            if cursor is None:
-                return
-            if cursor in seen:
-                raise ConfluenceError(
-                    f"Confluence returned the same pagination cursor twice for {path}; stopped "
-                    "to avoid an endless loop (nothing after this point was listed)"
-                )
-            seen.add(cursor)
-            params["cursor"] = cursor
+        pending = asyncio.ensure_future(self._get_json_with_headers(path, dict(params)))
+        try:
+            while True:
+                data, headers = await pending
+                results = data.get("results", []) if isinstance(data, dict) else []
+                cursor = self._next_cursor(data, headers, path)
+                if cursor is not None:
+                    if cursor in seen:
+                        raise ConfluenceError(
+                            f"Confluence returned the same pagination cursor twice for {path}; stopped "
+                            "to avoid an endless loop (nothing after this point was listed)"
+                        )
+                    seen.add(cursor)
+                    params["cursor"] = cursor
+                    pending = asyncio.ensure_future(self._get_json_with_headers(path, dict(params)))
+                yield [item for item in results if isinstance(item, dict)]
+                if cursor is None:
+                    return
+        finally:
+            if not pending.done():
+                pending.cancel()
 
     def _next_cursor(self, data: Any, headers: httpx.Headers, path: str) -> str | None:
         links = data.get("_links", {}) if isinstance(data, dict) else {}

@@ -97,15 +97,12 @@ class Inventory:
         return sorted(depth, key=lambda page_id: (depth[page_id], int(page_id)))
 
     async def _resolve_missing_parents(self, listed: list[dict[str, Any]]) -> None:
-        """Pages whose parent was not listed (archived, hidden): their chains, once each."""
+        """Parents the listing did not include (archived, hidden), learnt in batches."""
         walker = self.walker
-        for raw in listed:
-            parent = raw.get("parentId")
-            if parent is not None and not walker._chain_known(str(parent)):
-                try:
-                    await walker._resolve_ancestors_of(str(raw["id"]), "page")
-                except NotFoundError:
-                    continue
+        missing = [str(raw["parentId"]) for raw in listed if raw.get("parentId") is not None]
+        await walker.fetch_unlisted(
+            [parent for parent in missing if not walker._chain_known(parent)]
+        )
 
     async def _subtree_ids(self, root_id: str, root_kind: str) -> list[str]:
         walker = self.walker

@@ -211,28 +211,42 @@ class Walker:
         return records
 
     async def _release_leftovers(self, walk: _SpaceWalk) -> AsyncIterator[PageRecord]:
-        """Pages whose parent was not listed (archived, restricted): resolve the chain, emit."""
+        """Pages whose parent was not listed (archived, restricted): learn the missing parents in
+        batches, then release their children, shallowest first (parents before children)."""
+        await self.fetch_unlisted(list(walk.parked))
         while walk.parked:
-            missing = min(walk.parked, key=int)
-            await self._resolve_chain(missing, walk)
+            missing = min(walk.parked, key=lambda i: (len(self.ancestors_of(i)), int(i)))
             walk.emitted.add(missing)  # stands in the tree, but is not part of this import
-            pending = walk.parked.pop(missing, [])
-            for raw in sorted(pending, key=lambda page: int(page["id"])):
+            for raw in sorted(walk.parked.pop(missing), key=lambda page: int(page["id"])):
                 for record in self._release(raw, walk):
                     yield record
 
-    async def _resolve_chain(self, content_id: str, walk: _SpaceWalk) -> None:
-        if content_id in self.nodes and self._chain_known(content_id):
-            return
-        try:
-            ancestors = await self.client.get_json(f"{V2}/pages/{content_id}/ancestors")
-            await self._ensure_nodes([(str(a["id"]), str(a["type"])) for a in ancestors["results"]])
-            await self._ensure_nodes([(content_id, "page")])
-            self._link_chain([str(a["id"]) for a in ancestors["results"]] + [content_id])
-        except NotFoundError:
-            logger.warning(
-                "the parent %s of some pages is not visible; their paths start below it", content_id
-            )
+    async def fetch_unlisted(self, content_ids: list[str]) -> None:
+        """Titles and parents of pages or folders the listing did not include, and of theirs,
+        250 pages a request; what cannot be seen stays in the tree untitled."""
+        wanted = [i for i in dict.fromkeys(content_ids) if i not in self.nodes]
+        while wanted:
+            for start in range(0, len(wanted), BATCH):
+                batch = wanted[start : start + BATCH]
+                params = {
+                    "id": ",".join(batch),
+                    "limit": BATCH,
+                    "status": "current,archived,trashed,deleted",
+                }
+                async for raw in self.client.paginate(f"{V2}/pages", params):
+                    self._remember_page(raw)
+            rest = [i for i in wanted if i not in self.nodes]
+            for content_id, folder in zip(
+                rest, await asyncio.gather(*(self._fetch_folder(i) for i in rest)), strict=True
+            ):
+                if folder is None:
+                    logger.warning(
+                        "content %s above some pages is not visible; paths skip its title",
+                        content_id,
+                    )
+                    self.nodes[content_id] = TreeNode(content_id, "", "page", None)
+            parents = (self.nodes[i].parent_id for i in wanted)
+            wanted = [p for p in dict.fromkeys(parents) if p is not None and p not in self.nodes]
 
     # ---- subtrees -----------------------------------------------------------------------------
 
@@ -271,33 +285,49 @@ class Walker:
                 yield self._record(raw, space, labels)
 
     async def _descendant_page_ids(self, root_id: str, root_kind: str) -> list[str]:
-        """Page ids under a page or folder, top-down, following folders, any depth."""
+        """Page ids under a page or folder, top-down, following folders, any depth.
+
+        `descendants` covers 5 levels a request; the nodes on the 5th level are continued from,
+        all of a level at once.
+        """
         ordered: list[str] = []
         frontier = [(root_id, root_kind)]
-        statuses = set(self.options.statuses)
         while frontier:
-            container_id, kind = frontier.pop(0)
-            path = f"{V2}/{'folders' if kind == 'folder' else 'pages'}/{container_id}/descendants"
-            params = {"depth": DESCENDANT_DEPTH, "limit": BATCH}
-            async for item in self.client.paginate(path, params):
-                item_kind = str(item.get("type", "page"))
-                if item_kind not in ("page", "folder"):
-                    continue
-                node = TreeNode(
-                    str(item["id"]),
-                    str(item.get("title") or ""),
-                    item_kind,
-                    _str_or_none(item.get("parentId")),
-                    self.nodes[str(item["parentId"])].kind
-                    if str(item.get("parentId")) in self.nodes
-                    else None,
+            found = await asyncio.gather(*(self._descendants(i, kind) for i, kind in frontier))
+            frontier = []
+            for items in found:
+                for item in items:
+                    node = TreeNode(
+                        str(item["id"]),
+                        str(item.get("title") or ""),
+                        str(item.get("type", "page")),
+                        _str_or_none(item.get("parentId")),
+                    )
+                    self.nodes[node.id] = node
+                    if (
+                        node.kind == "page"
+                        and item.get("status", "current") in self.options.statuses
+                    ):
+                        ordered.append(node.id)
+                    if item.get("depth") == DESCENDANT_DEPTH:
+                        frontier.append((node.id, node.kind))
+        for node_id in ordered:  # parent kinds, now that every node of the subtree is known
+            node = self.nodes[node_id]
+            parent = self.nodes.get(node.parent_id or "")
+            if parent is not None:
+                self.nodes[node_id] = TreeNode(
+                    node.id, node.title, node.kind, node.parent_id, parent.kind
                 )
-                self.nodes[node.id] = node
-                if item_kind == "page" and item.get("status", "current") in statuses:
-                    ordered.append(node.id)
-                if item.get("depth") == DESCENDANT_DEPTH:
-                    frontier.append((node.id, item_kind))
         return ordered
+
+    async def _descendants(self, container_id: str, kind: str) -> list[dict[str, Any]]:
+        path = f"{V2}/{'folders' if kind == 'folder' else 'pages'}/{container_id}/descendants"
+        params = {"depth": DESCENDANT_DEPTH, "limit": BATCH}
+        return [
+            item
+            async for item in self.client.paginate(path, params)
+            if str(item.get("type", "page")) in ("page", "folder")
+        ]
 
     # ---- explicit pages -----------------------------------------------------------------------
 
@@ -441,19 +471,29 @@ class Walker:
     # ---- labels -------------------------------------------------------------------------------
 
     async def labels_of_space(self, space: SpaceInfo) -> dict[str, tuple[str, ...]]:
+        """Labels of a space's pages in bulk: the labels in use, then each label's pages."""
         if space.id in self._space_labels:
             return self._space_labels[space.id]
-        by_page: dict[str, list[str]] = {}
         labels = [
             raw
             async for raw in self.client.paginate(
                 f"{V2}/spaces/{space.id}/content/labels", {"limit": BATCH}
             )
         ]
-        for label in labels:
+
+        async def pages_of(label: dict[str, Any]) -> list[str]:
             params = {"space-id": space.id, "limit": BATCH}
-            async for page in self.client.paginate(f"{V2}/labels/{label['id']}/pages", params):
-                by_page.setdefault(str(page["id"]), []).append(str(label["name"]))
+            return [
+                str(page["id"])
+                async for page in self.client.paginate(f"{V2}/labels/{label['id']}/pages", params)
+            ]
+
+        by_page: dict[str, list[str]] = {}
+        for label, page_ids in zip(
+            labels, await asyncio.gather(*(pages_of(label) for label in labels)), strict=True
+        ):
+            for page_id in page_ids:
+                by_page.setdefault(page_id, []).append(str(label["name"]))
         result = {page_id: tuple(sorted(names)) for page_id, names in by_page.items()}
         self._space_labels[space.id] = result
         return result
