@@ -186,8 +186,22 @@ def storage_to_markdown(storage: str, context: ConversionContext | None = None) 
 
 
 def _tidy(markdown: str) -> str:
-    markdown = re.sub(r"[ \t]+\n", "\n", markdown)
-    return re.sub(r"\n{3,}", "\n\n", markdown).strip()
+    """Trailing spaces and extra blank lines go, except inside code fences (kept verbatim)."""
+    lines: list[str] = []
+    fence = ""
+    for line in markdown.split("\n"):
+        opening = re.match(r"^\s*(`{3,})", line)
+        if fence:
+            lines.append(line)
+            if opening and opening.group(1) == fence and line.strip() == fence:
+                fence = ""
+            continue
+        if opening:
+            fence = opening.group(1)
+        if not line.strip() and lines and not lines[-1].strip():
+            continue
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip("\n").strip()
 
 
 def _fold(text: str) -> str:
@@ -498,7 +512,12 @@ class _Renderer:
         return _attr(tag, "datetime") or self.inline_children(tag)
 
     def _emoticon(self, tag: Tag) -> str:
-        return _attr(tag, "ac:emoji-fallback") or EMOTICONS.get(_attr(tag, "ac:name"), "")
+        fallback = _attr(tag, "ac:emoji-fallback")
+        if fallback and not re.fullmatch(
+            r":[\w+-]+:", fallback
+        ):  # a real character, not :shortname:
+            return fallback
+        return EMOTICONS.get(_attr(tag, "ac:name"), "")
 
     def _link(self, tag: Tag) -> str:
         body = _child(tag, "ac:link-body") or _child(tag, "ac:plain-text-link-body")
@@ -543,7 +562,7 @@ class _Renderer:
         return f"{self.context.base_url}/display/{quote(space_key)}/{quote(title.replace(' ', '+'), safe='+')}"
 
     def _image(self, tag: Tag) -> str:
-        alt = _attr(tag, "ac:alt") or _attr(tag, "ac:title")
+        alt = _meaningful_alt(_attr(tag, "ac:alt") or _attr(tag, "ac:title"))
         caption_tag = _child(tag, "ac:caption")
         caption = ""
         if caption_tag is not None:
@@ -557,7 +576,7 @@ class _Renderer:
     def _image_markup(self, target: Tag, alt: str) -> str:
         if target.name == "ri:url":
             url = _attr(target, "ri:value")
-            return f"[{_escape(alt) or 'image'}]({url})" if url else ""
+            return f"![{_escape(alt)}]({url})" if url else ""
         file_name = _attr(target, "ri:filename")
         if not file_name:
             return ""
@@ -574,7 +593,8 @@ class _Renderer:
 
     def _img(self, tag: Tag) -> str:
         src = _attr(tag, "src")
-        return f"![{_escape(_attr(tag, 'alt'))}]({self._absolute(src)})" if src else ""
+        alt = _meaningful_alt(_attr(tag, "alt"))
+        return f"![{_escape(alt)}]({self._absolute(src)})" if src else ""
 
     def _inline_macro_tag(self, tag: Tag) -> str:
         return self._inline_macro(tag)
@@ -619,6 +639,14 @@ class _Renderer:
 
 def _child_tags(node: Tag, names: tuple[str, ...]) -> list[Tag]:
     return [child for child in node.children if isinstance(child, Tag) and child.name in names]
+
+
+_FILE_NAME = re.compile(r"[^/\\]+\.(png|jpe?g|gif|svg|webp|bmp|tiff?)", re.IGNORECASE)
+
+
+def _meaningful_alt(alt: str) -> str:
+    """Confluence fills `ac:alt` with the file name when nobody wrote one: that is no alt text."""
+    return "" if _FILE_NAME.fullmatch(alt.strip()) else alt.strip()
 
 
 def _rows_of(table: Tag) -> list[Tag]:

@@ -224,7 +224,7 @@ def test_external_images_are_never_fetched(emulator: Emulator) -> None:
     documents = make_reader(emulator).load_data(
         page_ids=[docs.homepage_id], include_attachments=True
     )
-    assert "[image](https://example.com/logo.png)" in documents[0].text
+    assert "![](https://example.com/logo.png)" in documents[0].text
     assert len(documents) == 1
     assert all("example.com" not in e.path for e in emulator.log)
 

@@ -126,7 +126,7 @@ def test_images_are_positioned_and_referenced_once() -> None:
     url = "https://acme.confluence.test/wiki/download/attachments/42/d.png"
     assert result.markdown == (
         f"Before\n\n![Diagram]({url})\n*The caption*\n\nMiddle ![]({url})\n\n"
-        "[image](https://example.com/x.png)"
+        "![](https://example.com/x.png)"
     )
     assert [(i.file_name, i.alt, i.url) for i in result.images] == [("d.png", "Diagram", url)]
 

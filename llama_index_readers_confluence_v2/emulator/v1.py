@@ -9,6 +9,7 @@ API tokens there; benchmarks switch it on so the incumbent's attachment work can
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -77,12 +78,66 @@ class V1Routes:
             },
         }
 
+    def _attachment(self, attachment: Any, page: Content) -> dict[str, Any]:
+        number = attachment.id[3:]
+        ari = f"ari:cloud:confluence:{self.site.cloud_id}:attachment/{number}"
+        empty = (
+            "body",
+            "version",
+            "childTypes",
+            "schedulePublishInfo",
+            "operations",
+            "schedulePublishDate",
+            "ancestors",
+            "draftVersion",
+        )
+        expandable = dict.fromkeys(empty, "")
+        expandable.update(
+            {
+                "container": f"/rest/api/content/{page.id}",
+                "restrictions": f"/rest/api/content/{attachment.id}/restriction/byOperation",
+                "history": f"/rest/api/content/{attachment.id}/history",
+                "descendants": f"/rest/api/content/{attachment.id}/descendant",
+                "space": f"/rest/api/space/{self.site.spaces[page.space_id].key}",
+                "children": f"/rest/api/content/{attachment.id}/child",
+            }
+        )
+        return {
+            "id": attachment.id,
+            "type": "attachment",
+            "ari": ari,
+            "base64EncodedAri": base64.b64encode(ari.encode()).decode(),
+            "status": attachment.status,
+            "title": attachment.title,
+            "macroRenderedOutput": {},
+            "metadata": {"mediaType": attachment.media_type},
+            "extensions": {
+                "mediaType": attachment.media_type,
+                "fileSize": attachment.file_size or len(self.site.bytes_of(attachment)),
+                "comment": attachment.comment,
+                "mediaTypeDescription": attachment.media_type.split("/")[-1].upper(),
+                "fileId": attachment.file_id,
+                "collectionName": f"contentId-{page.id}",
+            },
+            "_expandable": expandable,
+            "_links": {
+                "webui": f"/pages/viewpageattachments.action?pageId={page.id}",
+                "self": f"{self.app.origins.site}{V1}/content/{attachment.id}",
+                "download": f"/download/attachments/{page.id}/{quote(attachment.title)}?version="
+                f"{attachment.version}&modificationDate=1767600000000&cacheVersion=1&api=v2",
+            },
+        }
+
     def _page(
         self, request: Request, items: list[dict[str, Any]], start: int, limit: int
     ) -> Response:
         more = len(items) > start + limit
         page = items[start : start + limit]
-        links: dict[str, Any] = {"base": f"{self.app.origins.site}/wiki", "context": "/wiki"}
+        links: dict[str, Any] = {
+            "base": f"{self.app.origins.site}/wiki",
+            "context": "/wiki",
+            "self": f"{self.app.origins.site}{request.url.path}",
+        }
         if more:
             params = {k: v for k, v in request.query_params.items() if k not in ("start", "limit")}
             links["next"] = (
@@ -150,24 +205,7 @@ class V1Routes:
             self.site.attachments[i] for i in self.site.page_attachments.get(page.id, [])
         ]
         start, limit = self._window(request, 50)
-        items = [
-            {
-                "id": a.id,
-                "type": "attachment",
-                "status": a.status,
-                "title": a.title,
-                "metadata": {"mediaType": a.media_type},
-                "extensions": {
-                    "mediaType": a.media_type,
-                    "fileSize": a.file_size or len(self.site.bytes_of(a)),
-                },
-                "_links": {
-                    "download": f"/download/attachments/{a.page_id}/{quote(a.title)}?version={a.version}&api=v2",
-                    "webui": f"/pages/viewpageattachments.action?pageId={a.page_id}",
-                },
-            }
-            for a in attachments
-        ]
+        items = [self._attachment(a, page) for a in attachments]
         return self._page(request, items, start, limit)
 
 

@@ -64,11 +64,15 @@ def page_json(page: Content, site: Site, body_format: str | None) -> dict[str, A
             "ownerId": page.author_id,
             "lastOwnerId": None,
             "createdAt": page.created_at,
-            "version": version_json(page.version, page.modified_at, page.author_id),
+            "version": {
+                **version_json(page.version, page.modified_at, page.author_id),
+                "ncsStepVersion": str(page.version),  # seen in real responses, not in the spec
+            },
             "body": body_json(page, site, body_format),
             "_links": {
                 "webui": page_webui(page, space),
                 "editui": f"/pages/resumedraft.action?draftId={page.id}",
+                "edituiv2": f"/spaces/{quote(space.key)}/pages/edit-v2/{page.id}",
                 "tinyui": f"/x/{id_to_tiny(int(page.id))}",
             },
         }
