@@ -11,7 +11,9 @@ import asyncio
 import email.utils
 import json
 import logging
+import os
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -59,6 +61,15 @@ class RetryPolicy:
         if retry_after is None:
             return self.backoff(attempt)
         return min(max(retry_after, self.backoff_base / 10), self.retry_after_max)
+
+
+def tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
+    """`verify=True` (system trust), `False`, or the path of a CA bundle (file or directory)."""
+    if isinstance(verify, str):
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    return verify
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -111,7 +122,7 @@ class ConfluenceClient:
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout),
-            verify=verify,
+            verify=tls_verification(verify),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=max(1, max_concurrency) + 2),
@@ -409,9 +420,15 @@ class ConfluenceClient:
                     raise _exhausted(response, request, attempt)
             if attempt < self.retry.max_attempts:
                 await asyncio.sleep(delay)
+        where = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        if "CERTIFICATE_VERIFY_FAILED" in str(last_error):
+            raise TransportError(
+                f"the TLS certificate of {where} could not be verified; if it is signed by your own "
+                "certificate authority, pass verify='/path/to/ca-bundle.pem'"
+            )
         raise TransportError(
-            f"could not reach {request.url.scheme}://{request.url.netloc.decode()} "
-            f"({type(last_error).__name__}: {last_error}); check the address and your network"
+            f"could not reach {where} ({type(last_error).__name__}: {last_error}); "
+            "check the address and your network"
         )
 
     async def _respect_pause(self) -> None:

@@ -268,7 +268,9 @@ def login(
         open_browser(request.url)
         params = callback.wait(timeout)
     code = _code_from(params, request.state)
-    with httpx.Client(verify=verify, timeout=30) as http:
+    from .client import tls_verification
+
+    with httpx.Client(verify=tls_verification(verify), timeout=30) as http:
         tokens = _token_request_sync(
             http,
             auth_server_url,

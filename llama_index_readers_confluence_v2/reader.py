@@ -167,6 +167,8 @@ class ConfluenceReader(BaseReader):
         self.max_concurrency = max_concurrency
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        if isinstance(verify, str) and not os.path.exists(verify):
+            raise BadArgumentError(f"verify= names a CA bundle that does not exist: {verify!r}")
         self.verify = verify
         self.transport = transport
         self.fail_on_error = fail_on_error

@@ -7,7 +7,7 @@ import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote_plus, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote_plus, urlsplit
 
 from .errors import BadArgumentError, BadURLError
 
@@ -45,6 +45,16 @@ class InstanceSelection:
 Selection = PageSelection | FolderSelection | SpaceSelection | TitleSelection | InstanceSelection
 
 
+def split_url(url: str) -> SplitResult:
+    """`urlsplit`, with its ValueErrors (bad brackets, bad ports) as BadURLError."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        raise BadURLError(f"{url[:200]!r} is not a valid URL ({exc})") from None
+    return parts
+
+
 def is_loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
@@ -56,7 +66,7 @@ def is_loopback_host(host: str) -> bool:
 
 def check_scheme(url: str, what: str) -> None:
     """`https://` everywhere; `http://` only for loopback hosts (tests, the emulator)."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
@@ -69,7 +79,11 @@ def check_scheme(url: str, what: str) -> None:
 
 def redact_url(url: str) -> str:
     """The URL without user info or query string, safe to put in a message."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return url[:200]
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url[:200]
@@ -88,7 +102,7 @@ def normalize_base_url(base_url: str) -> str:
             "base_url='https://your-site.atlassian.net/wiki' (or set CONFLUENCE_BASE_URL)"
         )
     check_scheme(base_url.strip(), "base_url")
-    parts = urlsplit(base_url.strip())
+    parts = split_url(base_url.strip())
     if parts.username or parts.password:
         raise BadURLError("base_url must not carry credentials; pass user_name and api_token")
     origin = f"{parts.scheme}://{parts.netloc.lower()}"
@@ -148,7 +162,7 @@ def parse_url(url: str, base_url: str) -> Selection:
     if not isinstance(url, str) or not url.strip():
         raise BadURLError("url must be a non-empty Confluence URL")
     url = url.strip()
-    parts = urlsplit(url)
+    parts = split_url(url)
     if not parts.scheme or not parts.netloc:
         raise BadURLError(
             f"{url[:200]!r} is not an absolute URL; pass a full address such as "

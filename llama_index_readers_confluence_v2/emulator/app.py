@@ -142,6 +142,8 @@ class EmulatorApp:
         for hook in self.faults.pick_all(target, "hook"):
             if hook.action is not None:
                 hook.action()
+        for stall in self.faults.pick_all(entry.path, "stall"):
+            await asyncio.sleep(float(stall.retry_after or 0))
         if role in ("site", "gateway") and await self._answer_fault(entry, scope, receive, send):
             return
         await self.router(scope, receive, _recording(send, entry))
@@ -387,12 +389,11 @@ class _V2Routes:
                 break
             results.append(shape(obj))
             last_key = key
-        cursor = None
-        if more:
-            loop = self.app.faults.pick(request.url.path, ("loop_cursor",))
-            if loop and "cursor" in request.query_params:
-                cursor = request.query_params["cursor"]
-            cursor = cursor or _encode_cursor(last_key)
+        cursor = _encode_cursor(last_key) if more else None
+        if (more or "cursor" in request.query_params) and self.app.faults.pick(
+            request.url.path, ("loop_cursor",)
+        ):
+            cursor = request.query_params.get("cursor") or cursor  # the same cursor again, forever
         return self._list_response(request, results, cursor)
 
     def _list_response(

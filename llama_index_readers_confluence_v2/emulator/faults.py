@@ -15,7 +15,7 @@ class FaultRule:
     counts every matching request, so several rules keep independent schedules; when two fall
     on the same request the first added wins."""
 
-    kind: str  # "429" | "503" | "drop" | "truncate" | "loop_cursor" | "hook"
+    kind: str  # "429" | "503" | "drop" | "truncate" | "stall" | "loop_cursor" | "hook"
     after: int = 0
     times: int = 1
     path: str = ""
@@ -78,11 +78,19 @@ class Faults:
     ) -> FaultRule:
         return self._add(FaultRule("503", after, times, path, retry_after, every=every))
 
-    def drop_connection(self, *, after: int = 0, times: int = 1, path: str = "") -> FaultRule:
-        return self._add(FaultRule("drop", after, times, path))
+    def drop_connection(
+        self, *, after: int = 0, times: int = 1, path: str = "", every: int = 1
+    ) -> FaultRule:
+        return self._add(FaultRule("drop", after, times, path, every=every))
 
-    def truncate_body(self, *, after: int = 0, times: int = 1, path: str = "") -> FaultRule:
-        return self._add(FaultRule("truncate", after, times, path))
+    def truncate_body(
+        self, *, after: int = 0, times: int = 1, path: str = "", every: int = 1
+    ) -> FaultRule:
+        return self._add(FaultRule("truncate", after, times, path, every=every))
+
+    def stall(self, seconds: float, *, after: int = 0, times: int = 1, path: str = "") -> FaultRule:
+        """Hold matching requests for `seconds` before answering: a read timeout for the client."""
+        return self._add(FaultRule("stall", after, times, path, retry_after=str(seconds)))
 
     def loop_cursor(self, *, path: str = "", times: int = 1_000_000) -> FaultRule:
         return self._add(FaultRule("loop_cursor", 0, times, path))

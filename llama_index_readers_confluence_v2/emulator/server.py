@@ -94,12 +94,13 @@ class Emulator:
         return httpx.ASGITransport(app=self.app)
 
     @contextmanager
-    def serve(self) -> Iterator[Emulator]:
-        """Serve every origin on 127.0.0.1 (one free port each) in a background thread."""
+    def serve(self, tls: tuple[str, str] | None = None) -> Iterator[Emulator]:
+        """Serve every origin on 127.0.0.1 (one free port each) in a background thread;
+        `tls=(certfile, keyfile)` serves https instead of http."""
         saved = Origins(**vars(self.origins))
         roles = ("site", "gateway", "media", "auth")
         try:
-            with serve_app(self.app, len(roles)) as origins:
+            with serve_app(self.app, len(roles), tls) as origins:
                 for role, origin in zip(roles, origins, strict=True):
                     setattr(self.origins, role, origin)
                 yield self
@@ -109,7 +110,7 @@ class Emulator:
 
 
 @contextmanager
-def serve_app(app: Any, sockets: int) -> Iterator[list[str]]:
+def serve_app(app: Any, sockets: int, tls: tuple[str, str] | None = None) -> Iterator[list[str]]:
     """Run an ASGI app with uvicorn in a thread, on `sockets` free loopback ports (its origins)."""
     import uvicorn
 
@@ -121,6 +122,8 @@ def serve_app(app: Any, sockets: int) -> Iterator[list[str]]:
         log_level="critical",
         access_log=False,
         timeout_keep_alive=30,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": bound}, daemon=True)
@@ -130,7 +133,8 @@ def serve_app(app: Any, sockets: int) -> Iterator[list[str]]:
             if not thread.is_alive():
                 raise RuntimeError("the emulator's server failed to start")
             thread.join(0.01)
-        yield [f"http://127.0.0.1:{sock.getsockname()[1]}" for sock in bound]
+        scheme = "https" if tls else "http"
+        yield [f"{scheme}://127.0.0.1:{sock.getsockname()[1]}" for sock in bound]
     finally:
         server.should_exit = True
         thread.join(10)
