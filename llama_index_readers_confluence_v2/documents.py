@@ -43,7 +43,7 @@ class SpaceInfo:
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TreeNode:
     """A page or folder as the tree knows it: enough for paths, nothing more."""
 

@@ -50,3 +50,16 @@ def deep_chain() -> tuple[Emulator, list[Content]]:
         chain.append(site.add_content(space, title, chain[-1].id, kind=kind))
     site.add_content(space, "A sibling", home.id)
     return Emulator(site), chain
+
+
+def current_ids(emulator: Emulator, key: str | None = None) -> set[str]:
+    """Ids of the current pages of a space (the first one when no key) that alice may see."""
+    site = emulator.site
+    space = site.space_of(key) if key else next(iter(site.spaces.values()))
+    assert space is not None
+    alice = emulator.user().account_id
+    return {
+        str(i)
+        for i in site.space_pages[space.id]
+        if site.contents[str(i)].status == "current" and site.visible(site.contents[str(i)], alice)
+    }

@@ -20,6 +20,8 @@ from llama_index_readers_confluence_v2.emulator import Emulator, Site, populate_
 from llama_index_readers_confluence_v2.emulator.generator import USERS, attachment_bytes, page_body
 from llama_index_readers_confluence_v2.oauth import DEFAULT_SCOPES
 
+from .sites import current_ids
+
 pytestmark = pytest.mark.slow
 
 RETRY = RetryPolicy(max_attempts=6, backoff_base=0.02, backoff_max=0.2, retry_after_max=1.0)
@@ -119,17 +121,6 @@ CELLS = [
 ]
 
 
-def expected_pages(emulator: Emulator) -> set[str]:
-    site = emulator.site
-    space = next(iter(site.spaces.values()))
-    alice = emulator.user().account_id
-    return {
-        str(i)
-        for i in site.space_pages[space.id]
-        if site.contents[str(i)].status == "current" and site.visible(site.contents[str(i)], alice)
-    }
-
-
 @pytest.mark.parametrize("cell", CELLS, ids=[c.name for c in CELLS])
 def test_fault_matrix(cell: Cell) -> None:
     emulator = matrix_site()
@@ -151,7 +142,7 @@ def test_fault_matrix(cell: Cell) -> None:
     pages = [d.id_ for d in documents if not isinstance(d, ImageDocument)]
     images = [d.id_ for d in documents if isinstance(d, ImageDocument)]
     assert len(pages) == len(set(pages)) and len(images) == len(set(images))
-    assert set(pages) == expected_pages(emulator)
+    assert set(pages) == current_ids(emulator)
     report = reader.last_report
     assert len(report.failures) == cell.expect_failures, report.failures
     unexpected = [

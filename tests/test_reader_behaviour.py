@@ -21,20 +21,7 @@ from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
 
 from .conftest import make_reader
-from .sites import deep_chain, wide_space
-
-
-def space_ids(emulator: Emulator, key: str, statuses: tuple[str, ...] = ("current",)) -> set[str]:
-    space = emulator.site.space_of(key)
-    assert space is not None
-    alice = emulator.user().account_id
-    return {
-        str(i)
-        for i in emulator.site.space_pages[space.id]
-        if emulator.site.contents[str(i)].status in statuses
-        and emulator.site.visible(emulator.site.contents[str(i)], alice)
-    }
-
+from .sites import current_ids, deep_chain, wide_space
 
 # ---- resilience ---------------------------------------------------------------------------------
 
@@ -89,7 +76,7 @@ def test_dropped_connections_and_latency_over_loopback(served: Emulator) -> None
     served.faults.drop_connection(path="/pages", times=2)
     served.faults.latency = 0.01
     documents = make_reader(served, in_process=False).load_data(space_key="DOCS")
-    assert {d.id_ for d in documents} == space_ids(served, "DOCS")
+    assert {d.id_ for d in documents} == current_ids(served, "DOCS")
 
 
 def test_a_page_deleted_mid_run_is_reported_not_fatal() -> None:
@@ -138,7 +125,7 @@ def test_scoped_tokens_go_through_the_gateway(emulator: Emulator) -> None:
 def test_a_scoped_token_is_detected_when_the_site_refuses_it(emulator: Emulator) -> None:
     user = emulator.user()
     documents = make_reader(emulator, api_token=user.scoped_token).load_data(space_key="DOCS")
-    assert {d.id_ for d in documents} == space_ids(emulator, "DOCS")
+    assert {d.id_ for d in documents} == current_ids(emulator, "DOCS")
     assert [
         e.status for e in emulator.log if e.origin == "site" and e.path.startswith("/wiki")
     ] == [401]

@@ -24,19 +24,7 @@ from llama_index_readers_confluence_v2.sinks.h2ogpte import (
 from llama_index_readers_confluence_v2.sync import sync
 
 from .conftest import make_reader
-from .sites import wide_space
-
-
-def current_ids(emulator: Emulator, key: str) -> set[str]:
-    space = emulator.site.space_of(key)
-    assert space is not None
-    alice = emulator.user().account_id
-    return {
-        str(i)
-        for i in emulator.site.space_pages[space.id]
-        if emulator.site.contents[str(i)].status == "current"
-        and emulator.site.visible(emulator.site.contents[str(i)], alice)
-    }
+from .sites import current_ids, wide_space
 
 
 def change_the_site(emulator: Emulator) -> dict[str, set[str]]:
