@@ -116,15 +116,15 @@ def demo(pages: int, space: str, target: str | None) -> None:
             paths = [
                 d.metadata["path"] for _, d in zip(range(5), collection.documents(), strict=False)
             ]
-            hits = collection.search("architecture")
+            hits = collection.search("incident runbook")
     click.echo(f"Imported space {space}: {report.summary()}, in {report.requests} API requests")
     click.echo(f"Local collection {path}: {counts['pages']} pages, {counts['images']} images")
     for item in paths:
         click.echo(f"  {item}")
     _print_skips(report)
-    click.echo('\nSearch "architecture":')
+    click.echo('\nSearch "incident runbook":')
     for hit in hits[:3]:
-        click.echo(f"  {hit.title} - {hit.path}\n    {hit.snippet.strip()}")
+        click.echo(f"  {hit.title} - {hit.path}\n    {' '.join(hit.snippet.split())}")
 
 
 # ---- browse -------------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ def test_demo_imports_offline_and_searches(tmp_path: Path) -> None:
     assert re.search(r"Imported space DOCS: \d+ added, 0 updated, 0 deleted", result.output)
     assert re.search(r"\d+ pages, [1-9]\d* images", result.output)
     assert "Product Docs > Product Docs Home" in result.output
-    assert 'Search "architecture":' in result.output
+    assert 'Search "incident runbook":' in result.output
+    assert "[incident]" in result.output.lower() or "[runbook]" in result.output.lower()
     assert (tmp_path / "demo.sqlite").exists()
 
 
