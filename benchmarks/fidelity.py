@@ -7,7 +7,7 @@ Confluence shows that survive into our Markdown; noise is the share of our Markd
 that the rendering does not show. Words are Unicode `\\w+` runs, compared case-insensitively as
 multisets. The rendering is read without scripts, styles and the table-of-contents macro's
 output; our Markdown without link and image targets and without Markdown syntax (escapes,
-`<br>`, alert markers, code fence languages). The corpus: tests/data/corpus (CC BY 4.0, see its
+`<br>`, alert markers, code fence languages). The corpus: corpus/ at the top of the repository (CC BY 4.0, see its
 README).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
-CORPUS = Path(__file__).parent.parent / "tests" / "data" / "corpus" / "confluence-cloud-pages"
+CORPUS = Path(__file__).parent.parent / "corpus" / "confluence-cloud-pages"
 WORD = re.compile(r"\w+")
 
 

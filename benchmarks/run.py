@@ -145,7 +145,7 @@ def converter_throughput(rounds: int = 3) -> dict[str, float]:
     from llama_index_readers_confluence_v2.storage import ConversionContext, storage_to_markdown
 
     bodies = [SHOWCASE_BODY, GALLERY_BODY]
-    corpus = HERE.parent.parent / "shared" / "corpus" / "confluence-cloud-pages"
+    corpus = HERE.parent / "corpus" / "confluence-cloud-pages"
     bodies += [p.read_text() for p in sorted(corpus.glob("*/storage.xhtml"))]
     context = ConversionContext(base_url="https://acme.example/wiki", page_id="1", space_key="X")
 

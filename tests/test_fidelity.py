@@ -22,7 +22,7 @@ from .conftest import api_client, make_reader
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import fidelity
 
-CORPUS = Path(__file__).parent / "data" / "corpus" / "confluence-cloud-pages"
+CORPUS = Path(__file__).parent.parent / "corpus" / "confluence-cloud-pages"
 GOLDEN = Path(__file__).parent / "golden" / "corpus"
 PAGES = sorted(path.name for path in CORPUS.iterdir() if (path / "storage.xhtml").exists())
 # Two captures pair a rendering with a different version of the page (the texts differ: e.g.

@@ -45,6 +45,21 @@ def registered(emulator: Emulator) -> tuple[OAuthApp, str]:
     return emulator.oauth.register_app([redirect_uri]), redirect_uri
 
 
+def sign_in(served: Emulator, open_browser: object = None, **options: object) -> OAuthCredential:
+    """Register an app on the emulated auth server and run the real sign-in flow against it."""
+    app, redirect_uri = registered(served)
+    return login(
+        app.client_id,
+        app.client_secret,
+        redirect_uri=redirect_uri,
+        auth_server_url=served.auth_url,
+        api_gateway_url=served.gateway_url,
+        open_browser=open_browser or browser,  # type: ignore[arg-type]
+        timeout=10,
+        **options,  # type: ignore[arg-type]
+    )
+
+
 def browser(url: str) -> None:
     """Stands in for the user's browser: follows the consent redirect to the callback."""
     response = httpx.get(url, follow_redirects=True, timeout=10)
@@ -84,16 +99,7 @@ def oauth_reader(
 
 
 def test_the_whole_flow_end_to_end(served: Emulator) -> None:
-    app, redirect_uri = registered(served)
-    credential = login(
-        app.client_id,
-        app.client_secret,
-        redirect_uri=redirect_uri,
-        auth_server_url=served.auth_url,
-        api_gateway_url=served.gateway_url,
-        open_browser=browser,
-        timeout=10,
-    )
+    credential = sign_in(served)
     assert credential.cloud_id == served.cloud_id
     assert credential.site_url == served.origins.site
     documents = oauth_reader(served, credential).load_data(page_ids=[BIG_PAGE_ID])
@@ -110,8 +116,6 @@ def test_the_whole_flow_end_to_end(served: Emulator) -> None:
 
 
 def test_a_wrong_state_is_refused(served: Emulator) -> None:
-    app, redirect_uri = registered(served)
-
     def tampering_browser(url: str) -> None:
         consent = httpx.get(url)
         location = urlsplit(consent.headers["location"])
@@ -120,45 +124,19 @@ def test_a_wrong_state_is_refused(served: Emulator) -> None:
         httpx.get(f"{location.scheme}://{location.netloc}{location.path}?{urlencode(query)}")
 
     with pytest.raises(AuthError, match="wrong state"):
-        login(
-            app.client_id,
-            app.client_secret,
-            redirect_uri=redirect_uri,
-            auth_server_url=served.auth_url,
-            api_gateway_url=served.gateway_url,
-            open_browser=tampering_browser,
-            timeout=10,
-        )
+        sign_in(served, tampering_browser)
     assert not [e for e in served.log if e.path == "/oauth/token"]
 
 
 def test_a_denied_consent_is_reported(served: Emulator) -> None:
-    app, redirect_uri = registered(served)
     served.oauth.deny_next = True
     with pytest.raises(AuthError, match="access_denied"):
-        login(
-            app.client_id,
-            app.client_secret,
-            redirect_uri=redirect_uri,
-            auth_server_url=served.auth_url,
-            api_gateway_url=served.gateway_url,
-            open_browser=browser,
-            timeout=10,
-        )
+        sign_in(served)
 
 
 def test_the_callback_page_tells_the_user_to_close_the_tab(served: Emulator) -> None:
-    app, redirect_uri = registered(served)
     pages: list[str] = []
-    login(
-        app.client_id,
-        app.client_secret,
-        redirect_uri=redirect_uri,
-        auth_server_url=served.auth_url,
-        api_gateway_url=served.gateway_url,
-        timeout=10,
-        open_browser=lambda url: pages.append(httpx.get(url, follow_redirects=True).text),
-    )
+    sign_in(served, lambda url: pages.append(httpx.get(url, follow_redirects=True).text))
     assert "You may close this tab" in pages[0]
 
 
@@ -369,28 +347,9 @@ def test_several_sites_need_a_choice(served: Emulator) -> None:
     served.oauth.extra_sites.append(
         {"id": "other-cloud", "name": "Other", "url": "https://other.example", "scopes": []}
     )
-    app, redirect_uri = registered(served)
     with pytest.raises(BadArgumentError, match="several sites"):
-        login(
-            app.client_id,
-            app.client_secret,
-            redirect_uri=redirect_uri,
-            auth_server_url=served.auth_url,
-            api_gateway_url=served.gateway_url,
-            open_browser=browser,
-            timeout=10,
-        )
-    app, redirect_uri = registered(served)
-    chosen = login(
-        app.client_id,
-        app.client_secret,
-        redirect_uri=redirect_uri,
-        site_url=served.base_url,
-        auth_server_url=served.auth_url,
-        api_gateway_url=served.gateway_url,
-        open_browser=browser,
-        timeout=10,
-    )
+        sign_in(served)
+    chosen = sign_in(served, site_url=served.base_url)
     assert chosen.cloud_id == served.cloud_id
 
 

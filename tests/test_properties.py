@@ -24,7 +24,7 @@ from llama_index_readers_confluence_v2.urls import (
 )
 
 BASE = "https://acme.atlassian.net/wiki"
-CORPUS = Path(__file__).parent / "data" / "corpus" / "confluence-cloud-pages"
+CORPUS = Path(__file__).parent.parent / "corpus" / "confluence-cloud-pages"
 SAMPLES = [SHOWCASE_BODY, GALLERY_BODY] + [
     p.read_text() for p in sorted(CORPUS.glob("*/storage.xhtml"))[:8]
 ]
