@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import fidelity
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "confluence-cloud-pages"
-GOLDEN = Path(__file__).parent / "golden" / "corpus"
+GOLDEN = CORPUS.parent / "golden-markdown"  # our Markdown of each page, reviewed by eye
 PAGES = sorted(path.name for path in CORPUS.iterdir() if (path / "storage.xhtml").exists())
 # Two captures pair a rendering with a different version of the page (the texts differ: e.g.
 # "팝업창의 Step 1 에서" in the body against "팝업창이 실행되면 Step 1에서" in the rendering).
