@@ -45,6 +45,7 @@ DEFAULT_SCOPES = (
     "offline_access",
 )
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+AUDIENCE = "api.atlassian.com"  # what Atlassian's /authorize requires, whatever the gateway URL
 REFRESH_MARGIN = 60.0
 SIGN_IN_AGAIN = "sign in again (confluence-v2 auth login)"
 
@@ -228,7 +229,7 @@ def authorization_request(
     state = secrets.token_urlsafe(24)
     query = urlencode(
         {
-            "audience": "api.atlassian.com",
+            "audience": AUDIENCE,
             "client_id": client_id,
             "scope": " ".join(scopes),
             "redirect_uri": redirect_uri,

@@ -29,7 +29,7 @@ from llama_index_readers_confluence_v2 import (
 from llama_index_readers_confluence_v2.client import ConfluenceClient
 from llama_index_readers_confluence_v2.emulator import Emulator, OAuthApp
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
-from llama_index_readers_confluence_v2.oauth import DEFAULT_SCOPES, authorization_request
+from llama_index_readers_confluence_v2.oauth import AUDIENCE, DEFAULT_SCOPES, authorization_request
 
 from .conftest import FAST_RETRY
 
@@ -108,10 +108,7 @@ def test_the_whole_flow_end_to_end(served: Emulator) -> None:
     assert all(e.origin == "gateway" and e.auth == "bearer" for e in api)
     authorize = next(e for e in served.log if e.path == "/authorize")
     assert authorize.query["code_challenge_method"] == "S256"
-    assert (
-        authorize.query["audience"] == "api.atlassian.com"
-        and authorize.query["prompt"] == "consent"
-    )
+    assert authorize.query["audience"] == AUDIENCE and authorize.query["prompt"] == "consent"
     assert set(authorize.query["scope"].split()) == set(DEFAULT_SCOPES)
 
 
