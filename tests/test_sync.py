@@ -222,6 +222,33 @@ def test_a_failed_h2ogpte_job_is_a_failure(emulator: Emulator, h2o: H2OGPTeEmula
     assert report.added == len(current_ids(emulator, "HR"))
 
 
+def test_h2ogpte_interrupted_between_ingest_and_delete_heals_on_the_next_run(
+    emulator: Emulator, h2o: H2OGPTeEmulator
+) -> None:
+    client = h2ogpte.H2OGPTE(address=h2o.address, api_key=h2o.api_key)
+    target = H2OGPTeCollection.create(client, "wiki")
+    reader = make_reader(emulator)
+    sync(reader, target, space_key="HR")
+    page_id = sorted(current_ids(emulator, "HR"))[0]
+    emulator.site.edit_page(page_id, body="<p>Second version.</p>")
+    h2o.fail_next_delete = "the client went away"
+    with pytest.raises(H2OGPTeIngestError):
+        sync(reader, target, space_key="HR")
+
+    def copies() -> int:
+        return sum(
+            d.metadata["page_id"] == page_id and d.metadata["kind"] == "page"
+            for d in h2o.documents_in(target.collection_id)
+        )
+
+    assert copies() == 2  # the new version is in, the old one was not deleted: never missing
+    healed = sync(reader, target, space_key="HR")
+    assert healed.updated == 1 and copies() == 1
+    pages = [d for d in h2o.documents_in(target.collection_id) if d.metadata["kind"] == "page"]
+    assert sorted(d.metadata["page_id"] for d in pages) == sorted(current_ids(emulator, "HR"))
+    assert b"Second version." in next(d.content for d in pages if d.metadata["page_id"] == page_id)
+
+
 def test_ingest_from_confluence_has_the_h2ogpte_call_shape(
     served: Emulator, h2o: H2OGPTeEmulator
 ) -> None:

@@ -54,6 +54,7 @@ class H2OGPTeEmulator:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.log: list[H2OGPTeLog] = []
         self.fail_next_ingest: str | None = None
+        self.fail_next_delete: str | None = None
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -276,6 +277,9 @@ class H2OGPTeEmulator:
         return Response(status_code=204)
 
     async def delete_from_collection(self, request: Request) -> Response:
+        failure, self.fail_next_delete = self.fail_next_delete, None
+        if failure is not None:  # as if the client died before its delete went through
+            return JSONResponse(self._job("DeleteDocumentsFromCollectionJob", failure), 201)
         ids = (await request.json()).get("document_ids", [])
         for document_id in ids:
             document = self.documents.get(document_id)
