@@ -194,6 +194,13 @@ class ConfluenceClient:
         data, _ = await self._get_json_with_headers(path, params or {})
         return data
 
+    async def post_json(self, path: str, body: Any) -> Any:
+        """POST a read-only query (e.g. `/users-bulk`); retried like a GET, since it changes nothing."""
+        request = self._http.build_request("POST", self.api_root + path, json=body)
+        response = await self._send_request(request, authorize=True, stream=False)
+        self._raise_for_status(response, path)
+        return _json_of(response)
+
     async def _get_json_with_headers(self, path: str, params: Params) -> tuple[Any, httpx.Headers]:
         for attempt in range(1, self.retry.max_attempts + 1):
             response = await self._api_get(path, params)

@@ -27,6 +27,7 @@ from .errors import BadArgumentError, ConfluenceError
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from .inventory import Inventory, fingerprint
 from .oauth import OAuthCredential
+from .people import People
 from .storage import ConversionContext, ConvertedBody, storage_to_markdown
 from .store import CredentialStore
 from .traversal import Walker, WalkOptions
@@ -318,9 +319,10 @@ class ConfluenceReader(BaseReader):
             tuple[PageRecord, ConvertedBody, asyncio.Task[list[Document]] | None]
         ]
         window = collections.deque()
+        people = People(client)
         try:
             async for record in records:
-                converted = self._convert(record, report)
+                converted = self._convert(record, report, await people.learn(record.body))
                 if converted is None:
                     continue
                 fetch = None
@@ -350,9 +352,11 @@ class ConfluenceReader(BaseReader):
         footprint = fingerprint(record.version, document.metadata["path"])
         return PageUpsert(document, images, footprint, record.id not in known)
 
-    def _convert(self, record: PageRecord, report: ImportReport) -> ConvertedBody | None:
+    def _convert(
+        self, record: PageRecord, report: ImportReport, names: Mapping[str, str] | None = None
+    ) -> ConvertedBody | None:
         try:
-            context = ConversionContext(self.base_url, record.id, record.space.key)
+            context = ConversionContext(self.base_url, record.id, record.space.key, names or {})
             return storage_to_markdown(record.body, context)
         except Exception as exc:  # one broken page must not end the run
             self._fail(report, record.id, f"{type(exc).__name__}: {exc}")

@@ -140,3 +140,22 @@ async def test_descendants_honour_depth(emulator: Emulator) -> None:
         )
     assert depths == {1: 1, 3: 3, 5: 5}
     assert too_deep.status_code == 400
+
+
+async def test_users_bulk_matches_the_official_schema(openapi: OpenAPI, emulator: Emulator) -> None:
+    body = {"accountIds": [a.account_id for a in emulator.site.accounts.values()] + ["unknown"]}
+    async with api_client(emulator) as client:
+        response = await client.post("/wiki/api/v2/users-bulk", json=body)
+    assert response.status_code == 200
+    assert [u["displayName"] for u in response.json()["results"]] == ["Alice Admin", "Bob Builder"]
+    request = MockRequest(
+        "https://acme.confluence.test",
+        "post",
+        "/wiki/api/v2/users-bulk",
+        data=json.dumps(body).encode(),
+        content_type="application/json",
+    )
+    openapi.validate_response(
+        request,
+        MockResponse(data=response.content, status_code=200, content_type="application/json"),
+    )

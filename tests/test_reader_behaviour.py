@@ -311,3 +311,28 @@ async def test_a_next_link_to_another_host_is_refused() -> None:
     async with client:
         with pytest.raises(ConfluenceError, match="another host"):
             [item async for item in client.paginate("/wiki/api/v2/spaces")]
+
+
+def test_mentions_show_display_names_looked_up_once(emulator: Emulator) -> None:
+    site = emulator.site
+    space = site.space_of("DOCS")
+    assert space is not None and space.homepage_id
+    alice, bob = emulator.user(), emulator.user("bob@example.com")
+    mention = '<p>Ask <ac:link><ri:user ri:account-id="{}" /></ac:link>.</p>'
+    site.edit_page(
+        space.homepage_id, body=mention.format(alice.account_id) + mention.format(bob.account_id)
+    )
+    site.edit_page(BIG_PAGE_ID, body=mention.format(alice.account_id))
+    documents = {d.id_: d for d in make_reader(emulator).load_data(space_key="DOCS")}
+    assert "Ask @Alice Admin." in documents[space.homepage_id].text
+    assert "Ask @Bob Builder." in documents[space.homepage_id].text
+    assert "Ask @Alice Admin." in documents[BIG_PAGE_ID].text
+    assert len([e for e in emulator.log if e.path.endswith("/users-bulk")]) == 1
+
+
+def test_mentions_keep_account_ids_when_names_cannot_be_looked_up(emulator: Emulator) -> None:
+    emulator.faults.unavailable(path="/users-bulk", times=1000)
+    docs = emulator.site.space_of("DOCS")
+    assert docs is not None and docs.homepage_id
+    document = make_reader(emulator).load_data(page_ids=[docs.homepage_id])[0]
+    assert f"@{emulator.user().account_id}" in document.text

@@ -342,7 +342,41 @@ class _V2Routes:
             ("/folders/{id:int}/ancestors", self.ancestors),
             ("/labels/{id:int}/pages", self.label_pages),
         ]
-        return [Route(path, self._guard(handler)) for path, handler in table]
+        routes = [Route(path, self._guard(handler)) for path, handler in table]
+        return [*routes, Route("/users-bulk", self._guard_async(self.users_bulk), methods=["POST"])]
+
+    def _guard_async(self, handler: Callable[[Request, Caller], Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                caller = self.app.authenticate(request)
+                result: Response = await handler(request, caller)
+                return result
+            except ApiError as error:
+                return _error_response(error)
+
+        return endpoint
+
+    async def users_bulk(self, request: Request, caller: Caller) -> Response:
+        try:
+            wanted = (await request.json()).get("accountIds", [])
+        except ValueError as exc:
+            raise ApiError(400, "the body must be JSON with accountIds") from exc
+        if not isinstance(wanted, list) or len(wanted) > 100:
+            raise ApiError(400, "accountIds takes up to 100 account ids")
+        users = [
+            {
+                "accountId": account.account_id,
+                "accountType": "atlassian",
+                "accountStatus": "active",
+                "displayName": account.display_name,
+                "publicName": account.display_name,
+                "email": account.email,
+                "isExternalCollaborator": False,
+            }
+            for account_id in wanted
+            if (account := self.site.accounts.get(str(account_id))) is not None
+        ]
+        return JSONResponse({"results": users, "_links": {"base": f"{self.app.origins.site}/wiki"}})
 
     def _guard(self, handler: Callable[[Request, Caller], Response]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
