@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -56,22 +55,6 @@ class ConfluenceCredential:
     def authorization(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
-
-
-class PinnedAuth(httpx.Auth):
-    """Adds the Authorization header only to requests for the credential's own origins."""
-
-    def __init__(self, header: str, origins: set[str]) -> None:
-        self._header = header
-        self.origins = frozenset(origin_of(origin) for origin in origins)
-
-    def __repr__(self) -> str:
-        return f"PinnedAuth(origins={sorted(self.origins)!r})"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if origin_of(request.url) in self.origins:
-            request.headers["Authorization"] = self._header
-        yield request
 
 
 def credential_from_arguments(

@@ -44,12 +44,6 @@ class WalkOptions:
 
 
 @dataclass
-class Failure:
-    page_id: str
-    reason: str
-
-
-@dataclass
 class _SpaceWalk:
     """State of one space listing: what was emitted and what waits for its parent."""
 
@@ -515,9 +509,3 @@ class Walker:
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def describe_failure(error: BaseException) -> str:
-    if isinstance(error, ConfluenceError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"

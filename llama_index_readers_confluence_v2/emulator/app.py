@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -817,7 +817,3 @@ async def _send_dropped(send: Send, start: Message, body: bytes) -> None:
 def _chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
-
-
-def quote_path(value: str) -> str:
-    return quote(value, safe="")
