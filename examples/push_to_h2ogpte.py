@@ -21,26 +21,18 @@ with confluence.serve(), h2ogpte_server.serve():
     collection_id = client.create_collection(
         name="Confluence docs", description="Imported from Confluence"
     )
-    report = ingest_from_confluence(
-        client,
-        collection_id,
-        confluence.base_url,
-        page_id=[BIG_PAGE_ID],
-        credentials=ConfluenceCredential(username=account.email, password=account.api_token),
-        include_attachments=True,
-        include_children=True,
-        metadata={"source_system": "wiki"},
-        api_gateway_url=confluence.gateway_url,
-    )
-    print(f"h2oGPTe collection {collection_id}: {report.summary()}")
-    again = ingest_from_confluence(
-        client,
-        collection_id,
-        confluence.base_url,
-        page_id=[BIG_PAGE_ID],
-        credentials=ConfluenceCredential(username=account.email, password=account.api_token),
-        api_gateway_url=confluence.gateway_url,
-    )
-    print(f"re-run: {again.summary()}")
+    for run in ("first run", "re-run"):  # the second run finds nothing changed
+        report = ingest_from_confluence(
+            client,
+            collection_id,
+            confluence.base_url,
+            page_id=[BIG_PAGE_ID],
+            credentials=ConfluenceCredential(username=account.email, password=account.api_token),
+            include_attachments=True,
+            include_children=True,
+            metadata={"source_system": "wiki"},
+            api_gateway_url=confluence.gateway_url,
+        )
+        print(f"{run} into h2oGPTe collection {collection_id}: {report.summary()}")
     documents = client.list_documents_in_collection(collection_id, offset=0, limit=100)
     print(f"{len(documents)} documents in the collection")

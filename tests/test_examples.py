@@ -13,7 +13,7 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 EXPECTED = {
     "space_to_index.py": "Indexed",
     "multimodal_images.py": "images indexed",
-    "push_to_h2ogpte.py": "re-run: 0 added, 0 updated, 0 deleted",
+    "push_to_h2ogpte.py": ": 0 added, 0 updated, 0 deleted",
     "incremental_resync.py": "second run: 1 added",
 }
 

@@ -32,6 +32,7 @@ from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
 from llama_index_readers_confluence_v2.oauth import AUDIENCE, DEFAULT_SCOPES, authorization_request
 
 from .conftest import FAST_RETRY
+from .sites import current_ids
 
 
 def free_port() -> int:
@@ -81,6 +82,18 @@ def oauth_credential(
         emulator.app.now() + tokens["expires_in"],
     )
     return credential, app
+
+
+def gateway_client(emulator: Emulator, credential: OAuthCredential) -> ConfluenceClient:
+    """The reader's own client on an OAuth credential, talking to the in-process emulator."""
+    return ConfluenceClient(
+        emulator.base_url,
+        credential,
+        gateway_url=emulator.gateway_url,
+        auth_server_url=emulator.auth_url,
+        transport=emulator.transport(),
+        retry=FAST_RETRY,
+    )
 
 
 def oauth_reader(
@@ -141,28 +154,14 @@ def test_an_access_token_expiring_mid_import_is_refreshed_once(emulator: Emulato
     credential, _ = oauth_credential(emulator)
     emulator.faults.on_request(lambda: emulator.advance(3700), path="/pages", after=3)
     documents = oauth_reader(emulator, credential).load_data(space_key="DOCS")
-    expected = {
-        str(i)
-        for i in emulator.site.space_pages[emulator.site.space_ids_by_key["DOCS"]]
-        if emulator.site.contents[str(i)].status == "current"
-        and emulator.site.visible(emulator.site.contents[str(i)], emulator.user().account_id)
-    }
-    assert {d.id_ for d in documents} == expected
+    assert {d.id_ for d in documents} == current_ids(emulator, "DOCS")
     assert credential.refresh_count == 1 and emulator.oauth.refreshes == 1
     assert sum(e.status == 401 for e in emulator.log) == 1
 
 
 async def test_eight_concurrent_requests_at_expiry_cause_one_refresh(emulator: Emulator) -> None:
     credential, _ = oauth_credential(emulator)
-    client = ConfluenceClient(
-        emulator.base_url,
-        credential,
-        gateway_url=emulator.gateway_url,
-        auth_server_url=emulator.auth_url,
-        transport=emulator.transport(),
-        retry=FAST_RETRY,
-    )
-    async with client:
+    async with gateway_client(emulator, credential) as client:
         await client.get_json("/wiki/api/v2/spaces")
         emulator.advance(3700)  # the server's clock: every token of the batch is now refused
         results = await asyncio.gather(
@@ -175,14 +174,7 @@ async def test_eight_concurrent_requests_at_expiry_cause_one_refresh(emulator: E
 async def test_a_token_known_to_be_expired_is_refreshed_before_use(emulator: Emulator) -> None:
     credential, _ = oauth_credential(emulator)
     credential.expires_at = 0  # our clock says expired: refresh first, no 401 needed
-    client = ConfluenceClient(
-        emulator.base_url,
-        credential,
-        gateway_url=emulator.gateway_url,
-        auth_server_url=emulator.auth_url,
-        transport=emulator.transport(),
-    )
-    async with client:
+    async with gateway_client(emulator, credential) as client:
         await asyncio.gather(*(client.get_json("/wiki/api/v2/spaces") for _ in range(8)))
     assert emulator.oauth.refreshes == 1
     assert not any(e.status == 401 for e in emulator.log)
