@@ -128,7 +128,7 @@ def measure(shown: Counter[str], produced: Counter[str]) -> Fidelity:
 
 
 def ours(storage: str, page_id: str) -> str:
-    from llama_index_readers_confluence_v2.storage import ConversionContext, storage_to_markdown
+    from llama_index_readers_confluence_v2.markdown import ConversionContext, storage_to_markdown
 
     context = ConversionContext(
         base_url="https://docs.example/wiki", page_id=page_id, space_key="QM"

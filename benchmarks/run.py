@@ -142,7 +142,7 @@ def converter_throughput(rounds: int = 3) -> dict[str, float]:
     from bs4 import BeautifulSoup
 
     from llama_index_readers_confluence_v2.emulator.generator import GALLERY_BODY, SHOWCASE_BODY
-    from llama_index_readers_confluence_v2.storage import ConversionContext, storage_to_markdown
+    from llama_index_readers_confluence_v2.markdown import ConversionContext, storage_to_markdown
 
     bodies = [SHOWCASE_BODY, GALLERY_BODY]
     corpus = HERE.parent / "corpus" / "confluence-cloud-pages"

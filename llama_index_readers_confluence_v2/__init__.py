@@ -4,31 +4,61 @@ from llama_index_readers_confluence_v2 import ConfluenceReader
 reader = ConfluenceReader(base_url="https://your-site.atlassian.net/wiki",
                           user_name="you@example.com", api_token="...")
 documents = reader.load_data(space_key="ENG")
+
+Every public name is importable from here; the h2oGPTe adapter is resolved on first use, so
+importing the package never needs the optional `h2ogpte` client.
 """
 
-from .auth import ConfluenceCredential
+from typing import TYPE_CHECKING, Any
+
+from .browse import PageNode, PageTree, SpaceSummary
 from .client import RetryPolicy
+from .credential_store import CredentialStore, StoredCredential
+from .credentials import DEFAULT_SCOPES, ConfluenceCredential, OAuthCredential
 from .documents import PageRecord, SpaceInfo, TreeNode
 from .errors import (
     AuthError,
     BadArgumentError,
     BadURLError,
     ConfluenceError,
+    H2OGPTeIngestError,
+    ImageRejected,
+    InvalidRequestError,
     NotFoundError,
+    OversizedError,
     PermissionDeniedError,
     RateLimitError,
     TransportError,
+    UnknownArgumentError,
 )
-from .oauth import DEFAULT_SCOPES, OAuthCredential, login
-from .reader import ConfluenceReader, Failure, ImportReport
-from .storage import ConversionContext, ConvertedBody, storage_to_markdown
-from .store import CredentialStore, StoredCredential
+from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
+from .reader import ConfluenceReader
+from .report import Change, Failure, ImportReport, PageRemoval, PageUnchanged, PageUpsert
+from .selection import LoadRequest
+from .signin import login
+from .sinks.local import LocalCollection, SearchHit
+from .sync import SyncReport, SyncTarget, sync
 from .urls import id_to_tiny, parse_url, tiny_to_id
+
+if TYPE_CHECKING:
+    from .sinks.h2ogpte import H2OGPTeCollection, ingest_from_confluence
+
+_LAZY = {"H2OGPTeCollection": "sinks.h2ogpte", "ingest_from_confluence": "sinks.h2ogpte"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AuthError",
     "BadArgumentError",
     "BadURLError",
+    "Change",
     "ConfluenceCredential",
     "ConfluenceError",
     "ConfluenceReader",
@@ -37,20 +67,39 @@ __all__ = [
     "CredentialStore",
     "DEFAULT_SCOPES",
     "Failure",
+    "H2OGPTeCollection",
+    "H2OGPTeIngestError",
+    "ImageRejected",
     "ImportReport",
+    "InvalidRequestError",
+    "LoadRequest",
+    "LocalCollection",
     "NotFoundError",
     "OAuthCredential",
+    "OversizedError",
+    "PageNode",
     "PageRecord",
+    "PageRemoval",
+    "PageTree",
+    "PageUnchanged",
+    "PageUpsert",
     "PermissionDeniedError",
     "RateLimitError",
     "RetryPolicy",
+    "SearchHit",
     "SpaceInfo",
+    "SpaceSummary",
     "StoredCredential",
+    "SyncReport",
+    "SyncTarget",
     "TransportError",
     "TreeNode",
+    "UnknownArgumentError",
     "id_to_tiny",
+    "ingest_from_confluence",
     "login",
     "parse_url",
     "storage_to_markdown",
+    "sync",
     "tiny_to_id",
 ]

@@ -7,17 +7,16 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from .client import ConfluenceClient, OversizedError
-from .errors import ConfluenceError, NotFoundError
+from .client import ConfluenceClient
+from .errors import ConfluenceError, ImageRejected, NotFoundError, OversizedError
 from .images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     CheckedImage,
-    ImageRejected,
     check_image,
     is_image_type,
 )
-from .storage import ImageReference
+from .markdown import ImageReference
 
 V2 = "/wiki/api/v2"
 

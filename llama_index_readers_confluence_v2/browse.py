@@ -11,15 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .documents import SpaceInfo
-from .traversal import BATCH, V2, Walker
-from .urls import (
-    FolderSelection,
-    InstanceSelection,
-    PageSelection,
-    Selection,
-    SpaceSelection,
-    TitleSelection,
-)
+from .errors import BadArgumentError
+from .selection import LoadRequest
+from .tree import SiteTree
+from .walk import SpaceTarget, SubtreeTarget, targets
 
 
 @dataclass(frozen=True)
@@ -104,85 +99,62 @@ def _html(node: PageNode) -> str:
 
 
 async def list_spaces(
-    walker: Walker, include_personal: bool, keywords: tuple[str, ...]
+    tree: SiteTree, include_personal: bool, keywords: tuple[str, ...]
 ) -> list[SpaceSummary]:
-    found: list[SpaceSummary] = []
-    params = {"limit": BATCH, "status": "current"}
-    async for raw in walker.client.paginate(f"{V2}/spaces", params):
-        kind = str(raw.get("type") or "global")
-        if kind == "personal" and not include_personal:
-            continue
-        summary = SpaceSummary(
-            str(raw["id"]), str(raw["key"]), str(raw.get("name") or raw["key"]), kind
-        )
-        haystack = f"{summary.key} {summary.name}".lower()
-        if keywords and not any(word.lower() in haystack for word in keywords):
-            continue
-        found.append(summary)
-    return found
+    return [
+        SpaceSummary(space.id, space.key, space.name, space.type)
+        async for space in tree.list_spaces(include_personal, keywords)
+    ]
 
 
-async def page_tree(walker: Walker, selection: Selection) -> PageTree:
-    if isinstance(selection, SpaceSelection):
-        return await _space_tree(walker, await walker.space_by_key(selection.space_key))
-    if isinstance(selection, TitleSelection):
-        page_id = await walker.page_id_by_title(selection.space_key, selection.title)
-        return await page_tree(walker, PageSelection(page_id))
-    if isinstance(selection, FolderSelection):
-        return await _subtree(walker, selection.folder_id, "folder")
-    if isinstance(selection, PageSelection):
-        kind = (
-            "page" if await walker._fetch_bodies([selection.page_id], explicit=True) else "folder"
-        )
-        return await _subtree(walker, selection.page_id, kind)
-    assert isinstance(selection, InstanceSelection)
-    raise ValueError("a site URL lists spaces: use list_spaces()")
+async def page_tree(tree: SiteTree, request: LoadRequest) -> PageTree:
+    """The tree of the request's first selection (a space, page or folder), without bodies."""
+    async for target in targets(tree, request, bodies=False):
+        if isinstance(target, SpaceTarget):
+            return await _space_tree(tree, target.space, request.statuses)
+        if isinstance(target, SubtreeTarget):
+            return await _subtree(tree, target, request.statuses)
+    raise BadArgumentError("that is the site's address: list_spaces() lists its spaces")
 
 
-async def _space_tree(walker: Walker, space: SpaceInfo) -> PageTree:
-    params = {"limit": BATCH, "status": ",".join(walker.options.statuses), "sort": "id"}
-    ids: list[str] = []
-    async for batch in walker.client.paginate_batches(f"{V2}/spaces/{space.id}/pages", params):
-        for raw in batch:
-            walker._remember_page(raw)
-            ids.append(str(raw["id"]))
-        await walker._fetch_folder_parents(batch)
-    return PageTree(f"{space.name} ({space.key})", _assemble(walker, ids, None))
+async def _space_tree(tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ...]) -> PageTree:
+    ids = [
+        str(raw["id"])
+        async for batch in tree.space_pages(space, statuses, bodies=False)
+        for raw in batch
+    ]
+    return PageTree(f"{space.name} ({space.key})", _assemble(tree, ids))
 
 
-async def _subtree(walker: Walker, root_id: str, kind: str) -> PageTree:
-    if kind == "folder":
-        await walker._fetch_folder(root_id, required=True)
-    ids = [root_id, *await walker._descendant_page_ids(root_id, kind)]
-    roots = _assemble(walker, ids, None, root_id)
-    return PageTree(walker.nodes[root_id].title, roots)
+async def _subtree(tree: SiteTree, target: SubtreeTarget, statuses: tuple[str, ...]) -> PageTree:
+    if target.kind == "folder":
+        await tree.folder(target.root_id, required=True)
+    ids = [target.root_id, *await tree.descendant_ids(target.root_id, target.kind, statuses)]
+    return PageTree(tree.nodes[target.root_id].title, _assemble(tree, ids, target.root_id))
 
 
-def _assemble(
-    walker: Walker, page_ids: list[str], parent: str | None, root: str | None = None
-) -> list[PageNode]:
+def _assemble(tree: SiteTree, page_ids: list[str], root: str | None = None) -> list[PageNode]:
     """Nodes for the pages, the folders above them and empty folders among them, linked."""
+    nodes_seen = tree.nodes
     members = dict.fromkeys(page_ids)
     for page_id in page_ids:
-        above = walker.nodes[page_id].parent_id
-        while (
-            above in walker.nodes and walker.nodes[above].kind == "folder" and above not in members
-        ):
+        above = nodes_seen[page_id].parent_id
+        while above in nodes_seen and nodes_seen[above].kind == "folder" and above not in members:
             members[above] = None
-            above = walker.nodes[above].parent_id
+            above = nodes_seen[above].parent_id
     grew = True
     while grew:  # folders that hold no page still belong to the tree
         extra = [
             i
-            for i, n in walker.nodes.items()
+            for i, n in nodes_seen.items()
             if n.kind == "folder" and i not in members and n.parent_id in members
         ]
         members.update(dict.fromkeys(extra))
         grew = bool(extra)
-    nodes = {i: PageNode(i, walker.nodes[i].title, walker.nodes[i].kind) for i in members}
+    nodes = {i: PageNode(i, nodes_seen[i].title, nodes_seen[i].kind) for i in members}
     roots: list[PageNode] = []
     for node_id, node in nodes.items():
-        parent_id = walker.nodes[node_id].parent_id
+        parent_id = nodes_seen[node_id].parent_id
         if node_id != root and parent_id in nodes:
             nodes[parent_id].children.append(node)
         else:

@@ -309,7 +309,7 @@ def auth() -> None:
 @_clean_errors
 def add_token(obj: dict[str, Any], credential_id: str, site: str, email: str, scoped: bool) -> None:
     """Store an API token (read from a prompt or standard input)."""
-    from .auth import ConfluenceCredential
+    from .credentials import ConfluenceCredential
     from .urls import normalize_base_url
 
     token = click.prompt("API token", hide_input=True).strip()
@@ -337,7 +337,7 @@ def login(
     """Sign in with OAuth 2.0 (client secret read from a prompt or standard input)."""
     import webbrowser
 
-    from .oauth import login as oauth_login
+    from .signin import login as oauth_login
 
     secret = click.prompt("Client secret", hide_input=True).strip()
 
@@ -386,7 +386,7 @@ def remove(obj: dict[str, Any], credential_id: str) -> None:
 
 
 def _store(obj: dict[str, Any]) -> Any:
-    from .store import CredentialStore
+    from .credential_store import CredentialStore
 
     return CredentialStore(obj.get("store"))
 

@@ -1,8 +1,13 @@
-"""The async Confluence Cloud client: base URLs, auth, pagination, retries, downloads.
+"""The only module that sends HTTP requests: base URLs, auth, pagination, retries, downloads.
 
-The only module that talks HTTP. One `httpx.AsyncClient` per import run, keep-alive, a bounded
-number of requests in flight, retries for 429/5xx/connection errors with `Retry-After` honoured
-(and clamped), and a shared pause after a 429 so concurrent requests do not hammer the site.
+One `httpx.AsyncClient` per run, keep-alive, a bounded number of requests in flight. Every
+request goes through one retry loop (`_retrying`): 429/5xx, dropped connections and unreadable
+bodies are retried with `Retry-After` honoured (and clamped) and a shared pause after a 429, so
+concurrent requests do not hammer the site. Every request made with a credential follows one
+rule: an OAuth token refused with 401 (or 403/404 when our clock says it expired) is refreshed
+once (single flight) and the request sent again; only then is the refusal reported. Credentials
+go only to the origin they belong to (the site, or the API gateway), never across a redirect or
+to a URL found in a response.
 """
 
 from __future__ import annotations
@@ -15,32 +20,43 @@ import os
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
-from .auth import ConfluenceCredential, origin_of
+from .credentials import (
+    SIGN_IN_AGAIN,
+    ConfluenceCredential,
+    Credential,
+    OAuthCredential,
+    choose_site,
+)
 from .errors import (
     AuthError,
     ConfluenceError,
+    InvalidRequestError,
     NotFoundError,
+    OversizedError,
     PermissionDeniedError,
     RateLimitError,
     TransportError,
 )
-from .oauth import OAuthCredential, cloud_id_for
-from .urls import check_scheme, redact_url, site_origin
+from .urls import check_scheme, origin_of, redact_url, site_origin
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CONNECT_ATTEMPTS = 3
+MAX_IDS = 250  # the most ids (and the largest `limit`) one v2 request may carry
 USER_AGENT = "llama-index-readers-confluence-v2"
+DEFAULT_GATEWAY_URL = "https://api.atlassian.com"
+DEFAULT_AUTH_SERVER_URL = "https://auth.atlassian.com"
 Params = Mapping[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,15 @@ class RetryPolicy:
         if retry_after is None:
             return self.backoff(attempt)
         return min(max(retry_after, self.backoff_base / 10), self.retry_after_max)
+
+
+@dataclass(frozen=True)
+class _Again:
+    """One attempt's verdict: try again after `delay`, or give up with `error` when out of tries."""
+
+    delay: float
+    error: ConfluenceError
+    pause_everyone: bool = False
 
 
 def tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
@@ -88,35 +113,42 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-class ConfluenceClient:
-    """Async access to one site's v2 API, through the site or through the API gateway."""
+def check_query(path: str, params: Params) -> None:
+    """Refuse what must never be sent: a blank filter value, or more than 250 ids or items.
+
+    What real Confluence does with a blank `id=` is unknown (it may mean "no filter", that is
+    every page of the site), so a blank value is a bug in the caller, reported at once.
+    """
+    for name, value in params.items():
+        text = ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+        if value is None or not text.strip() or any(not part.strip() for part in text.split(",")):
+            raise InvalidRequestError(f"refused to send {path} with a blank {name!r} value")
+        if name in ("id", "limit") and _count(name, text) > MAX_IDS:
+            raise InvalidRequestError(f"refused to send {path} with more than {MAX_IDS} {name}")
+
+
+def _count(name: str, text: str) -> int:
+    return len(text.split(",")) if name == "id" else int(text) if text.isdigit() else 0
+
+
+class HttpSession:
+    """Requests with retries, a shared pause after 429s, and OAuth token requests."""
 
     def __init__(
         self,
-        base_url: str,
-        credential: ConfluenceCredential | OAuthCredential,
         *,
-        gateway_url: str,
-        auth_server_url: str = "https://auth.atlassian.com",
-        cloud_id: str | None = None,
+        auth_server_url: str = DEFAULT_AUTH_SERVER_URL,
+        gateway_url: str = DEFAULT_GATEWAY_URL,
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         verify: bool | str = True,
     ) -> None:
-        self.base_url = base_url
-        self.site = site_origin(base_url)
-        self.gateway_url = gateway_url.rstrip("/")
         self.auth_server_url = auth_server_url.rstrip("/")
-        self.credential = credential
-        self.cloud_id = cloud_id or (
-            credential.cloud_id if isinstance(credential, OAuthCredential) else None
-        )
+        self.gateway_url = gateway_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.requests_made = 0
-        self._oauth = credential if isinstance(credential, OAuthCredential) else None
-        self._use_gateway = self._oauth is not None or bool(getattr(credential, "scoped", False))
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         self._paused_until = 0.0
         self._http = httpx.AsyncClient(
@@ -128,18 +160,7 @@ class ConfluenceClient:
             limits=httpx.Limits(max_connections=max(1, max_concurrency) + 2),
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"ConfluenceClient({self.base_url!r}, via={'gateway' if self._use_gateway else 'site'})"
-        )
-
-    async def __aenter__(self) -> ConfluenceClient:
-        if self._oauth is not None and not self.cloud_id:
-            self.cloud_id = await cloud_id_for(
-                self._http, self.gateway_url, self._oauth, self.auth_server_url, self.base_url
-            )
-        if self._use_gateway:
-            await self._enter_gateway()
+    async def __aenter__(self: SessionT) -> SessionT:
         return self
 
     async def __aexit__(
@@ -150,7 +171,144 @@ class ConfluenceClient:
     ) -> None:
         await self._http.aclose()
 
-    # ---- base URLs ----------------------------------------------------------------------------
+    # ---- the one retry loop -------------------------------------------------------------------
+
+    async def _retrying(self, attempt_once: Callable[[int], Awaitable[T | _Again]]) -> T:
+        for attempt in range(1, self.retry.max_attempts + 1):
+            await self._respect_pause()
+            outcome = await attempt_once(attempt)
+            if not isinstance(outcome, _Again):
+                return outcome
+            if attempt == self.retry.max_attempts:
+                raise outcome.error
+            if outcome.pause_everyone:
+                self._paused_until = max(self._paused_until, time.monotonic() + outcome.delay)
+            logger.warning("%s; retrying in %.1fs", outcome.error, outcome.delay)
+            await asyncio.sleep(outcome.delay)
+        raise AssertionError("unreachable")
+
+    async def _respect_pause(self) -> None:
+        wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _send_once(
+        self, request: httpx.Request, attempt: int, *, stream: bool = False
+    ) -> httpx.Response | _Again:
+        """One send; a transport failure or a retryable status becomes a verdict to retry."""
+        try:
+            async with self._semaphore:
+                self.requests_made += 1
+                response = await self._http.send(request, stream=stream)
+                if not stream:
+                    await response.aread()
+        except (httpx.TransportError, ConnectionError) as exc:
+            return self._transport_verdict(request, exc, attempt)
+        if response.status_code not in RETRY_STATUSES:
+            return response
+        if stream:
+            await response.aclose()
+        return _Again(
+            self.retry.wait_for(response, attempt),
+            _exhausted(response, request, attempt),
+            pause_everyone=response.status_code == 429,
+        )
+
+    def _transport_verdict(self, request: httpx.Request, exc: Exception, attempt: int) -> _Again:
+        where = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            error = TransportError(
+                f"the TLS certificate of {where} could not be verified; if it is signed by your "
+                "own certificate authority, pass verify='/path/to/ca-bundle.pem'"
+            )
+        else:
+            error = TransportError(
+                f"could not reach {where} ({type(exc).__name__}: {exc}); check the address and "
+                "your network"
+            )
+        if isinstance(exc, httpx.ConnectError) and attempt >= CONNECT_ATTEMPTS:
+            raise error  # nothing answers at that address: say so soon
+        return _Again(self.retry.backoff(attempt), error)
+
+    # ---- OAuth token endpoint and sites (no site needed) ---------------------------------------
+
+    async def token_request(self, grant: dict[str, Any]) -> dict[str, Any]:
+        """POST a grant to the authorization server's `/oauth/token`; the tokens, or AuthError."""
+        url = f"{self.auth_server_url}/oauth/token"
+        response = await self._retrying(
+            lambda attempt: self._send_once(
+                self._http.build_request("POST", url, json=grant), attempt
+            )
+        )
+        return _tokens_from(response)
+
+    async def accessible_resources(self, authorization: str) -> list[dict[str, Any]]:
+        """The sites an OAuth access token covers (`/oauth/token/accessible-resources`)."""
+        url = f"{self.gateway_url}/oauth/token/accessible-resources"
+
+        async def once(attempt: int) -> httpx.Response | _Again:
+            request = self._http.build_request("GET", url)
+            request.headers["Authorization"] = authorization
+            return await self._send_once(request, attempt)
+
+        response = await self._retrying(once)
+        if response.status_code == 401:
+            raise AuthError(f"the OAuth access token was refused; {SIGN_IN_AGAIN}")
+        if response.status_code != 200:
+            raise AuthError(f"accessible-resources answered HTTP {response.status_code}")
+        sites = _json_of(response)
+        return [s for s in sites if isinstance(s, dict)] if isinstance(sites, list) else []
+
+
+SessionT = TypeVar("SessionT", bound=HttpSession)
+
+
+class ConfluenceClient(HttpSession):
+    """Async access to one site's v2 API, through the site or through the API gateway."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credential: Credential,
+        *,
+        gateway_url: str = DEFAULT_GATEWAY_URL,
+        auth_server_url: str = DEFAULT_AUTH_SERVER_URL,
+        cloud_id: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        verify: bool | str = True,
+    ) -> None:
+        super().__init__(
+            auth_server_url=auth_server_url,
+            gateway_url=gateway_url,
+            transport=transport,
+            max_concurrency=max_concurrency,
+            retry=retry,
+            timeout=timeout,
+            verify=verify,
+        )
+        self.base_url = base_url
+        self.site = site_origin(base_url)
+        self.credential = credential
+        self.cloud_id = cloud_id or credential.cloud_id
+        self._oauth = credential if isinstance(credential, OAuthCredential) else None
+        self._use_gateway = self._oauth is not None or bool(getattr(credential, "scoped", False))
+
+    def __repr__(self) -> str:
+        return (
+            f"ConfluenceClient({self.base_url!r}, via={'gateway' if self._use_gateway else 'site'})"
+        )
+
+    async def __aenter__(self) -> ConfluenceClient:
+        if self._oauth is not None and not self.cloud_id:
+            self.cloud_id = await self._oauth_cloud_id()
+        if self._use_gateway and not self.cloud_id:
+            self.cloud_id = await self.fetch_cloud_id()
+        return self
+
+    # ---- base URLs and credentials -------------------------------------------------------------
 
     @property
     def api_root(self) -> str:
@@ -164,20 +322,47 @@ class ConfluenceClient:
         """The one origin that receives the credentials."""
         return origin_of(self.gateway_url if self._use_gateway else self.site)
 
-    async def _enter_gateway(self) -> None:
-        if not self.cloud_id:
-            self.cloud_id = await self.fetch_cloud_id()
-        self._use_gateway = True
-
-    async def _authorization(self) -> str:
-        if self._oauth is not None:
-            return await self._oauth.authorization(self._http, self.auth_server_url)
-        assert isinstance(self.credential, ConfluenceCredential)
+    async def authorization(self) -> str:
+        """The Authorization header value; an OAuth token about to expire is refreshed first."""
+        if self._oauth is not None and self._oauth.expired() and self._oauth.can_refresh:
+            await self._refresh(self._oauth.access_token)
         return self.credential.authorization()
+
+    async def _refresh(self, stale: str) -> None:
+        """Refresh once for everyone who saw `stale`; later callers find it already done."""
+        oauth = self._oauth
+        assert oauth is not None
+        async with oauth.refresh_lock():
+            if oauth.access_token != stale:
+                return  # another request refreshed while this one waited
+            oauth.refreshed(await self.token_request(oauth.refresh_grant()))
+
+    def _token_refused(self, response: httpx.Response) -> bool:
+        """401, or the 403/404 the gateway also answers for an expired token (per the reference)."""
+        if self._oauth is None or origin_of(response.request.url) != self.credential_origin:
+            return False
+        if response.status_code == 401:
+            return True
+        return response.status_code in (403, 404) and self._oauth.expired(margin=0)
+
+    async def _oauth_cloud_id(self) -> str:
+        """The cloud id of this site among the consent's accessible resources."""
+        for refreshed in (False, True):
+            header = await self.authorization()
+            try:
+                return str(
+                    choose_site(await self.accessible_resources(header), self.base_url)["id"]
+                )
+            except AuthError:
+                assert self._oauth is not None
+                if refreshed or not self._oauth.can_refresh:
+                    raise
+                await self._refresh(header[len("Bearer ") :])
+        raise AssertionError("unreachable")
 
     async def fetch_cloud_id(self) -> str:
         """The site's cloud id from the public `/_edge/tenant_info` (sent without credentials)."""
-        response = await self._send("GET", f"{self.site}/_edge/tenant_info", send_auth=False)
+        response = await self.send("GET", f"{self.site}/_edge/tenant_info", authorize=False)
         data = _json_of(response)
         cloud_id = data.get("cloudId") if isinstance(data, dict) else None
         if response.status_code != 200 or not isinstance(cloud_id, str):
@@ -187,73 +372,94 @@ class ConfluenceClient:
             )
         return cloud_id
 
-    # ---- JSON requests ------------------------------------------------------------------------
+    # ---- sending --------------------------------------------------------------------------------
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        json_body: Any = None,
+        authorize: bool = True,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """One request with retries; credentials only to their own origin; an OAuth refusal
+        refreshes the token once and sends again. The status is not checked here."""
+        refreshed = False
+
+        async def once(attempt: int) -> httpx.Response | _Again:
+            nonlocal refreshed
+            request = self._http.build_request(method, url, params=params, json=json_body)
+            if authorize and origin_of(url) == self.credential_origin:
+                request.headers["Authorization"] = await self.authorization()
+            outcome = await self._send_once(request, attempt, stream=stream)
+            if isinstance(outcome, _Again) or refreshed or not self._token_refused(outcome):
+                return outcome
+            refreshed = True
+            stale = request.headers["Authorization"][len("Bearer ") :]
+            await outcome.aclose()
+            await self._refresh(stale)
+            return await once(attempt)
+
+        return await self._retrying(once)
+
+    async def _api(self, method: str, target: str, params: Params, body: Any = None) -> Any:
+        """An API call (`/wiki/...`, maybe with a query as Confluence wrote it): checked, sent,
+        status mapped to errors, JSON decoded."""
+        path, _, query = target.partition("?")
+        check_query(path, {**params, **{k: ",".join(v) for k, v in parse_qs(query).items()}})
+        if query and not parse_qs(query, keep_blank_values=True).keys() <= parse_qs(query).keys():
+            raise InvalidRequestError(f"refused to send {path} with a blank value in {query!r}")
+
+        async def once(attempt: int) -> Any:
+            url = self.api_root + target
+            response = await self.send(method, url, params=params or None, json_body=body)
+            if response.status_code == 401 and await self._switch_to_scoped_token():
+                url = self.api_root + target
+                response = await self.send(method, url, params=params or None, json_body=body)
+            self._raise_for_status(response, path)
+            try:
+                return response.json(), response.headers
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return _Again(
+                    self.retry.backoff(attempt),
+                    TransportError(
+                        f"Confluence sent an unreadable (truncated?) body for {path} "
+                        f"{self.retry.max_attempts} times; try again later"
+                    ),
+                )
+
+        return await self._retrying(once)
 
     async def get_json(self, path: str, params: Params | None = None) -> Any:
-        """GET an API path (`/wiki/api/v2/...`); retried on rate limits, 5xx and bad bodies."""
-        data, _ = await self._get_json_with_headers(path, params or {})
+        """GET an API path (`/wiki/api/v2/...`)."""
+        data, _ = await self._api("GET", path, params or {})
         return data
 
     async def post_json(self, path: str, body: Any) -> Any:
         """POST a read-only query (e.g. `/users-bulk`); retried like a GET, since it changes nothing."""
-        request = self._http.build_request("POST", self.api_root + path, json=body)
-        response = await self._send_request(request, authorize=True, stream=False)
-        self._raise_for_status(response, path)
-        return _json_of(response)
+        data, _ = await self._api("POST", path, {}, body)
+        return data
 
-    async def _get_json_with_headers(self, path: str, params: Params) -> tuple[Any, httpx.Headers]:
-        for attempt in range(1, self.retry.max_attempts + 1):
-            response = await self._api_get(path, params)
-            try:
-                return response.json(), response.headers
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                if attempt == self.retry.max_attempts:
-                    raise TransportError(
-                        f"Confluence sent an unreadable (truncated?) body for {path} "
-                        f"{self.retry.max_attempts} times; try again later"
-                    ) from None
-                logger.warning("unreadable JSON body from %s; retrying", path)
-                await asyncio.sleep(self.retry.backoff(attempt))
-        raise AssertionError("unreachable")
-
-    async def _api_get(self, path: str, params: Params) -> httpx.Response:
-        response = await self._send("GET", self.api_root + path, params=params)
-        may_be_scoped = (
-            isinstance(self.credential, ConfluenceCredential)
-            and self.credential.scoped is None
-            and not self._use_gateway
-        )
-        if response.status_code == 401 and may_be_scoped and await self._gateway_accepts():
-            logger.info("the site refused the token and the gateway took it: a scoped API token")
-            response = await self._send("GET", self.api_root + path, params=params)
-        if self._oauth is not None and self._token_refused(response):
-            stale = response.request.headers.get("authorization", "")[len("Bearer ") :]
-            await self._oauth.refresh(self._http, self.auth_server_url, stale=stale)
-            response = await self._send("GET", self.api_root + path, params=params)
-        self._raise_for_status(response, path)
-        return response
-
-    def _token_refused(self, response: httpx.Response) -> bool:
-        """401, or the 403/404 the gateway also answers for an expired token (per the reference)."""
-        assert self._oauth is not None
-        if response.status_code == 401:
-            return True
-        return response.status_code in (403, 404) and self._oauth.expired(margin=0)
-
-    async def _gateway_accepts(self) -> bool:
-        """Detect a scoped token: the site said 401; does the gateway take the same token?"""
+    async def _switch_to_scoped_token(self) -> bool:
+        """The site said 401 to an API token of unknown kind: does the gateway take it (scoped)?"""
+        credential = self.credential
+        if not isinstance(credential, ConfluenceCredential) or credential.scoped is not None:
+            return False
+        if self._use_gateway:
+            return False
         try:
             cloud_id = self.cloud_id or await self.fetch_cloud_id()
         except ConfluenceError:
             return False
         probe = f"{self.gateway_url}/ex/confluence/{cloud_id}/wiki/api/v2/spaces"
-        request = self._http.build_request("GET", probe, params={"limit": 1})
-        request.headers["Authorization"] = await self._authorization()
-        response = await self._send_request(request, authorize=False, stream=False)
+        self._use_gateway, self.cloud_id = True, cloud_id
+        response = await self.send("GET", probe, params={"limit": 1})
         if response.status_code != 200:
+            self._use_gateway = False
             return False
-        self.cloud_id = cloud_id
-        await self._enter_gateway()
+        logger.info("the site refused the token and the gateway took it: a scoped API token")
         return True
 
     def _raise_for_status(self, response: httpx.Response, path: str) -> None:
@@ -288,33 +494,32 @@ class ConfluenceClient:
     async def paginate_batches(
         self, path: str, params: Params | None = None
     ) -> AsyncIterator[list[Any]]:
-        """The list one response at a time; the next response is already on its way while the
-        caller works on this one. A cursor seen twice stops with an error."""
-        params = dict(params or {})
+        """The list one response at a time, following each `next` link as given; the next
+        response is already on its way while the caller works on this one."""
         seen: set[str] = set()
-        pending = asyncio.ensure_future(self._get_json_with_headers(path, dict(params)))
+        pending = asyncio.ensure_future(self._api("GET", path, dict(params or {})))
         try:
             while True:
                 data, headers = await pending
                 results = data.get("results", []) if isinstance(data, dict) else []
-                cursor = self._next_cursor(data, headers, path)
-                if cursor is not None:
-                    if cursor in seen:
+                following = self._next_link(data, headers, path)
+                if following is not None:
+                    if following in seen:
                         raise ConfluenceError(
-                            f"Confluence returned the same pagination cursor twice for {path}; stopped "
-                            "to avoid an endless loop (nothing after this point was listed)"
+                            f"Confluence returned the same pagination cursor twice for {path}; "
+                            "stopped to avoid an endless loop (nothing after this point was listed)"
                         )
-                    seen.add(cursor)
-                    params["cursor"] = cursor
-                    pending = asyncio.ensure_future(self._get_json_with_headers(path, dict(params)))
+                    seen.add(following)
+                    pending = asyncio.ensure_future(self._api("GET", following, {}))
                 yield [item for item in results if isinstance(item, dict)]
-                if cursor is None:
+                if following is None or not results:
                     return
         finally:
             if not pending.done():
                 pending.cancel()
 
-    def _next_cursor(self, data: Any, headers: httpx.Headers, path: str) -> str | None:
+    def _next_link(self, data: Any, headers: httpx.Headers, path: str) -> str | None:
+        """The next page's `/wiki/...?query`, from `_links.next` or the `Link` header."""
         links = data.get("_links", {}) if isinstance(data, dict) else {}
         next_url = links.get("next") if isinstance(links, dict) else None
         if not next_url:
@@ -329,8 +534,12 @@ class ConfluenceClient:
             raise ConfluenceError(
                 f"the next-page link of {path} points to another host ({parts.hostname}); refused"
             )
-        cursors = parse_qs(parts.query).get("cursor")
-        return cursors[0] if cursors else None
+        next_path = parts.path
+        if next_path.startswith("/ex/confluence/"):
+            next_path = next_path[next_path.index("/wiki/") :]
+        if not next_path.startswith("/wiki/") or not parse_qs(parts.query).get("cursor"):
+            raise ConfluenceError(f"the next-page link of {path} is not an API path: {next_path}")
+        return f"{next_path}?{parts.query}"
 
     # ---- downloads ----------------------------------------------------------------------------
 
@@ -341,22 +550,19 @@ class ConfluenceClient:
         the redirect URL. Reading stops as soon as `max_bytes` is exceeded.
         """
         url = f"{self.api_root}/wiki/rest/api/content/{container_id}/child/attachment/{attachment_id}/download"
-        for attempt in range(1, self.retry.max_attempts + 1):
+
+        async def once(attempt: int) -> bytes | _Again:
             try:
                 return await self._download_once(url, max_bytes)
             except httpx.TransportError as exc:
-                if attempt == self.retry.max_attempts:
-                    raise TransportError(
-                        f"download of attachment {attachment_id} failed: {exc}"
-                    ) from exc
-                await asyncio.sleep(self.retry.backoff(attempt))
-        raise AssertionError("unreachable")
+                error = TransportError(f"download of attachment {attachment_id} failed: {exc}")
+                return _Again(self.retry.backoff(attempt), error)
+
+        return await self._retrying(once)
 
     async def _download_once(self, url: str, max_bytes: int) -> bytes:
         for _ in range(6):
-            request = self._http.build_request("GET", url)
-            authorize = origin_of(url) == self.credential_origin
-            response = await self._send_request(request, authorize=authorize, stream=True)
+            response = await self.send("GET", url, stream=True)
             try:
                 if response.is_redirect:
                     url = self._redirect_target(url, response)
@@ -375,89 +581,18 @@ class ConfluenceClient:
         check_scheme(target, "a download redirect")
         return target
 
-    # ---- sending with retries -----------------------------------------------------------------
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Params | None = None,
-        send_auth: bool = True,
-    ) -> httpx.Response:
-        request = self._http.build_request(method, url, params=params)
-        authorize = send_auth and origin_of(url) == self.credential_origin
-        return await self._send_request(request, authorize=authorize, stream=False)
-
-    async def _send_request(
-        self, request: httpx.Request, *, authorize: bool, stream: bool
-    ) -> httpx.Response:
-        last_error: Exception | None = None
-        for attempt in range(1, self.retry.max_attempts + 1):
-            await self._respect_pause()
-            if authorize:
-                request.headers["Authorization"] = await self._authorization()
-            try:
-                async with self._semaphore:
-                    self.requests_made += 1
-                    response = await self._http.send(request, stream=stream)
-                    if not stream:
-                        await response.aread()
-            except (httpx.TransportError, ConnectionError) as exc:
-                last_error = exc
-                if isinstance(exc, httpx.ConnectError) and attempt >= CONNECT_ATTEMPTS:
-                    break  # nothing answers at that address: say so soon
-                delay = self.retry.backoff(attempt)
-                logger.warning(
-                    "%s on %s; retrying in %.1fs", type(exc).__name__, _path(request), delay
-                )
-            else:
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                last_error = None
-                delay = self.retry.wait_for(response, attempt)
-                if stream:
-                    await response.aclose()
-                if response.status_code == 429:
-                    self._paused_until = max(self._paused_until, time.monotonic() + delay)
-                logger.warning(
-                    "HTTP %s on %s; retrying in %.1fs", response.status_code, _path(request), delay
-                )
-                if attempt == self.retry.max_attempts:
-                    raise _exhausted(response, request, attempt)
-            if attempt < self.retry.max_attempts:
-                await asyncio.sleep(delay)
-        where = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        if "CERTIFICATE_VERIFY_FAILED" in str(last_error):
-            raise TransportError(
-                f"the TLS certificate of {where} could not be verified; if it is signed by your own "
-                "certificate authority, pass verify='/path/to/ca-bundle.pem'"
-            )
-        raise TransportError(
-            f"could not reach {where} ({type(last_error).__name__}: {last_error}); "
-            "check the address and your network"
-        )
-
-    async def _respect_pause(self) -> None:
-        wait = self._paused_until - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-
 
 def _exhausted(response: httpx.Response, request: httpx.Request, attempts: int) -> ConfluenceError:
+    path = request.url.path
     if response.status_code in (429, 503):
         return RateLimitError(
-            f"Confluence kept answering HTTP {response.status_code} to {_path(request)} after "
+            f"Confluence kept answering HTTP {response.status_code} to {path} after "
             f"{attempts} attempts; wait and re-run (already imported pages are kept) or lower "
             "max_concurrency"
         )
     return TransportError(
-        f"Confluence kept answering HTTP {response.status_code} to {_path(request)} after {attempts} attempts"
+        f"Confluence kept answering HTTP {response.status_code} to {path} after {attempts} attempts"
     )
-
-
-def _path(request: httpx.Request) -> str:
-    return request.url.path
 
 
 def _json_of(response: httpx.Response) -> Any:
@@ -465,6 +600,22 @@ def _json_of(response: httpx.Response) -> Any:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+def _tokens_from(response: httpx.Response) -> dict[str, Any]:
+    data = _json_of(response)
+    if response.status_code == 200 and isinstance(data, dict) and data.get("access_token"):
+        return data
+    error = data.get("error", "") if isinstance(data, dict) else ""
+    if response.status_code == 401:
+        raise AuthError(
+            "the OAuth app's client id or secret was refused; check them in the developer console"
+        )
+    if response.status_code in (400, 403) and error in ("invalid_grant", "unauthorized_client"):
+        raise AuthError(f"the OAuth sign-in has expired or was revoked ({error}); {SIGN_IN_AGAIN}")
+    raise AuthError(
+        f"the token endpoint answered HTTP {response.status_code} ({error or 'no error code'})"
+    )
 
 
 def _error_detail(response: httpx.Response) -> str:
@@ -499,12 +650,3 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
             raise OversizedError(total, max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-class OversizedError(ConfluenceError):
-    """A download larger than the byte cap (reading stopped at the cap)."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"larger than the {limit:,}-byte cap (at least {size:,} bytes)")
-        self.size = size
-        self.limit = limit

@@ -41,6 +41,7 @@ class SpaceInfo:
     id: str
     key: str
     name: str
+    type: str = "global"
 
 
 @dataclass(frozen=True, slots=True)

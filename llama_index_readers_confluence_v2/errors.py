@@ -1,15 +1,20 @@
-"""One rooted exception tree.
+"""One rooted exception tree: every exception class of the package is defined here.
 
 ::
 
     ConfluenceError
-    ├── BadArgumentError      arguments that cannot work (also a ValueError)
-    │   └── BadURLError       a URL that is not a Confluence URL of this site
-    ├── AuthError             credentials missing, wrong, expired or revoked
-    ├── PermissionDeniedError the credentials work but may not read this
-    ├── NotFoundError         a page, folder or space that does not exist (or is hidden)
-    ├── RateLimitError        retries exhausted on 429/503
-    └── TransportError        the network failed after every retry, or a protocol fault
+    ├── BadArgumentError       arguments that cannot work (also a ValueError)
+    │   ├── BadURLError        a URL that is not a Confluence URL of this site
+    │   └── UnknownArgumentError  a keyword the call does not take (also a TypeError)
+    ├── AuthError              credentials missing, wrong, expired or revoked
+    ├── PermissionDeniedError  the credentials work but may not read this
+    ├── NotFoundError          a page, folder or space that does not exist (or is hidden)
+    ├── RateLimitError         retries exhausted on 429/503
+    ├── TransportError         the network failed after every retry, or a protocol fault
+    ├── OversizedError         a download over its byte cap (reading stopped at the cap)
+    ├── ImageRejected          an attachment that is not an acceptable image (also a ValueError)
+    ├── H2OGPTeIngestError     h2oGPTe did not ingest what was sent
+    └── InvalidRequestError    a request this package must never send (a bug: reported at once)
 
 Messages say what was asked and what to do; they never contain a secret.
 """
@@ -27,6 +32,10 @@ class BadArgumentError(ConfluenceError, ValueError):
 
 class BadURLError(BadArgumentError):
     """A URL that is not a Confluence Cloud URL of the configured site."""
+
+
+class UnknownArgumentError(BadArgumentError, TypeError):
+    """A keyword the call does not take; the message names the nearest one it does."""
 
 
 class AuthError(ConfluenceError):
@@ -47,3 +56,24 @@ class RateLimitError(ConfluenceError):
 
 class TransportError(ConfluenceError):
     """The network or the server failed in a way retries did not cure."""
+
+
+class OversizedError(ConfluenceError):
+    """A download larger than the byte cap (reading stopped at the cap)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"larger than the {limit:,}-byte cap (at least {size:,} bytes)")
+        self.size = size
+        self.limit = limit
+
+
+class ImageRejected(ConfluenceError, ValueError):
+    """Why an attachment did not become an ImageDocument (the message is the reason)."""
+
+
+class H2OGPTeIngestError(ConfluenceError):
+    """h2oGPTe did not ingest what was sent (the job failed or reported errors)."""
+
+
+class InvalidRequestError(ConfluenceError):
+    """A request the client refuses to send (a blank filter, too many ids): a bug in the caller."""

@@ -12,6 +12,8 @@ import re
 import warnings
 from dataclasses import dataclass
 
+from .errors import ImageRejected
+
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
 SVG_TYPE = "image/svg+xml"
@@ -33,10 +35,6 @@ MIMETYPES = {
     "BMP": "image/bmp",
     "TIFF": "image/tiff",
 }
-
-
-class ImageRejected(ValueError):
-    """Why an attachment did not become an ImageDocument (the message is the reason)."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""ConfluenceReader: arguments -> selection -> documents (orchestration only)."""
+"""ConfluenceReader: a load call's arguments -> one LoadRequest -> documents (orchestration only)."""
 
 from __future__ import annotations
 
@@ -7,30 +7,31 @@ import collections
 import contextlib
 import logging
 import os
-import queue
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .attachments import FetchedImage, ImageSettings, fetch_page_images
-from .auth import ConfluenceCredential, credential_from_arguments
+from .bridge import iterate_sync, run_sync
 from .browse import PageTree, SpaceSummary, list_spaces, page_tree
-from .client import ConfluenceClient, RetryPolicy
+from .client import DEFAULT_AUTH_SERVER_URL, DEFAULT_GATEWAY_URL, ConfluenceClient, RetryPolicy
+from .credential_store import CredentialStore
+from .credentials import ConfluenceCredential, OAuthCredential, credential_from_arguments
 from .documents import PageRecord, image_document, page_document
 from .errors import BadArgumentError, ConfluenceError
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from .inventory import Inventory, fingerprint
-from .oauth import OAuthCredential
+from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
 from .people import People
-from .storage import ConversionContext, ConvertedBody, storage_to_markdown
-from .store import CredentialStore
-from .traversal import Walker, WalkOptions
+from .report import Change, ImportReport, PageRemoval, PageUnchanged, PageUpsert
+from .selection import LoadRequest, parse_request, statuses
+from .selection import keywords as keywords_of
+from .tree import SiteTree
 from .urls import (
     InstanceSelection,
     PageSelection,
@@ -41,64 +42,10 @@ from .urls import (
     parse_page_id,
     parse_url,
 )
+from .walk import Walker
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_GATEWAY_URL = "https://api.atlassian.com"
-DEFAULT_AUTH_SERVER_URL = "https://auth.atlassian.com"
-PAGE_STATUSES = ("current", "archived")
 T = TypeVar("T")
-
-
-@dataclass
-class Failure:
-    """A page (or image) that could not be imported, and why."""
-
-    page_id: str
-    reason: str
-    attachment_id: str | None = None
-
-
-@dataclass
-class PageUpsert:
-    """A new or changed page, with its images and the fingerprint to store."""
-
-    document: Document
-    images: list[Document]
-    fingerprint: str
-    is_new: bool
-
-
-@dataclass(frozen=True)
-class PageUnchanged:
-    page_id: str
-
-
-@dataclass(frozen=True)
-class PageRemoval:
-    """A page the target holds that is no longer in the selection."""
-
-    page_id: str
-
-
-Change = PageUpsert | PageUnchanged | PageRemoval
-
-
-@dataclass
-class ImportReport:
-    """What the last run did: read it from `reader.last_report` after loading."""
-
-    pages: int = 0
-    images: int = 0
-    unchanged: int = 0
-    failures: list[Failure] = field(default_factory=list)
-    skipped_images: list[Failure] = field(default_factory=list)
-    requests: int = 0
-    seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
-
-    @property
-    def failed_page_ids(self) -> list[str]:
-        return [failure.page_id for failure in self.failures]
 
 
 class ConfluenceReader(BaseReader):
@@ -187,131 +134,114 @@ class ConfluenceReader(BaseReader):
 
     # ---- loading ------------------------------------------------------------------------------
 
+    def request(self, *args: Any, **load_kwargs: Any) -> LoadRequest:
+        """A load call's arguments checked (nothing is sent): what `load_data` would import."""
+        return parse_request(self.base_url, args, load_kwargs)
+
     def load_data(self, *args: Any, **load_kwargs: Any) -> list[Document]:
-        """Everything selected, as a list (see `lazy_load_data` for the arguments)."""
+        """Everything selected, as a list (see `alazy_load_data` for the arguments)."""
         return list(self.lazy_load_data(*args, **load_kwargs))
 
     def lazy_load_data(self, *args: Any, **load_kwargs: Any) -> Iterator[Document]:  # type: ignore[override]
         """Stream Documents; works inside a running event loop (a notebook) too."""
-        self._plan(**_positional(args, load_kwargs))  # bad arguments fail here, at once
-        return _iterate_in_thread(lambda: self.alazy_load_data(*args, **load_kwargs))
+        request = self.request(*args, **load_kwargs)  # bad arguments fail here, at once
+        return iterate_sync(lambda: self._documents(request))
 
     async def aload_data(self, *args: Any, **load_kwargs: Any) -> list[Document]:
         return [document async for document in self.alazy_load_data(*args, **load_kwargs)]
 
     async def alazy_load_data(  # type: ignore[override]
-        self,
-        space_key: str | None = None,
-        page_ids: str | int | Iterable[str | int] | None = None,
-        url: str | Iterable[str] | None = None,
-        *,
-        folder_id: str | int | None = None,
-        include_children: bool = False,
-        include_attachments: bool = False,
-        include_personal_spaces: bool = False,
-        space_filter: str | Iterable[str] | None = None,
-        page_status: str | Iterable[str] | None = None,
-        max_num_results: int | None = None,
-        show_progress: bool = False,
+        self, *args: Any, **load_kwargs: Any
     ) -> AsyncIterator[Document]:
         """Stream the selected pages as Markdown Documents, parents before children.
 
         Select with `space_key`, `page_ids` (one or a list, str or int), `url` (one or a list of
-        page, space, folder, tiny-link or site URLs) or `folder_id`.
+        page, space, folder, tiny-link or site URLs) or `folder_id`; narrow or widen with
+        `include_children`, `include_attachments`, `include_personal_spaces`, `space_filter`,
+        `page_status` and `max_num_results`; `show_progress` shows a progress bar.
         """
-        selections, options, limit = self._plan(
-            space_key,
-            page_ids,
-            url,
-            folder_id,
-            include_children,
-            include_personal_spaces,
-            space_filter,
-            page_status,
-            max_num_results,
-        )
+        async for document in self._documents(self.request(*args, **load_kwargs)):
+            yield document
+
+    async def _documents(self, request: LoadRequest) -> AsyncIterator[Document]:
         count = 0
-        async for change in self._changes(
-            {}, selections, options, include_attachments, show_progress
-        ):
+        async for change in self._changes({}, request, ImportReport()):
             if not isinstance(change, PageUpsert):
                 continue
             yield change.document
             for image in change.images:
                 yield image
             count += 1
-            if limit is not None and count >= limit:
+            if request.max_num_results is not None and count >= request.max_num_results:
                 break
 
     async def achanges(
-        self, known: Mapping[str, str], *, show_progress: bool = False, **selection: Any
+        self,
+        known: Mapping[str, str],
+        *,
+        report: ImportReport | None = None,
+        **selection: Any,
     ) -> AsyncIterator[Change]:
         """What changed since a target stored `known` ({page id: fingerprint}) for this selection.
 
         Yields `PageUpsert` for new and changed pages (bodies fetched only for those),
         `PageUnchanged` for the rest and, once the listing is complete, `PageRemoval` for pages
         that left the selection (deleted, moved out, restricted). With nothing known, it is a
-        plain import.
+        plain import. `report` (default: a new one, also at `last_report`) collects the counts.
         """
-        selections, options, _ = self._plan(**selection)
-        include_attachments = bool(selection.get("include_attachments", False))
-        async for change in self._changes(
-            known, selections, options, include_attachments, show_progress
-        ):
+        request = self.request(**selection)
+        async for change in self._changes(known, request, report or ImportReport()):
             yield change
 
     async def _changes(
-        self,
-        known: Mapping[str, str],
-        selections: list[Selection],
-        options: WalkOptions,
-        include_attachments: bool,
-        show_progress: bool,
+        self, known: Mapping[str, str], request: LoadRequest, report: ImportReport
     ) -> AsyncIterator[Change]:
-        report = ImportReport()
         self.last_report = report
-        progress = tqdm(desc="Confluence pages", unit="page", disable=not show_progress)
-        try:
+        with _progress(request.show_progress) as progress:
             async with self._client() as client:
-                walker = Walker(client, options)
+                tree = SiteTree(client)
+                walker = Walker(tree, request)
+                inventory = Inventory(tree, request)
                 try:
-                    if not known:
-                        records = walker.records(selections)
-                        async for change in self._upserts(
-                            client, records, known, include_attachments, report
-                        ):
-                            progress.update(1)
-                            yield change
-                        return
-                    inventory = Inventory(walker)
-                    listed = await inventory.listing(selections)
-                    changed = [item for item in listed if known.get(item.id) != item.fingerprint]
-                    for item in listed:
-                        if known.get(item.id) == item.fingerprint:
-                            report.unchanged += 1
-                            progress.update(1)
-                            yield PageUnchanged(item.id)
-                    records = inventory.records(changed)
-                    async for change in self._upserts(
-                        client, records, known, include_attachments, report
-                    ):
+                    if known:
+                        changes = self._changed(known, inventory, client, request, report)
+                    else:
+                        records = walker.records()
+                        changes = self._upserts(client, records, known, request, report)
+                    async for change in changes:
                         progress.update(1)
                         yield change
-                    for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
-                        yield PageRemoval(page_id)
                 finally:
                     report.requests = client.requests_made
-                    for page_id in walker.vanished:
+                    for page_id in walker.vanished + inventory.vanished:
                         self._fail(report, page_id, "deleted or restricted during the import")
-        finally:
-            progress.close()
+
+    async def _changed(
+        self,
+        known: Mapping[str, str],
+        inventory: Inventory,
+        client: ConfluenceClient,
+        request: LoadRequest,
+        report: ImportReport,
+    ) -> AsyncIterator[Change]:
+        listed = await inventory.listing()
+        changed = [item for item in listed if known.get(item.id) != item.fingerprint]
+        for item in listed:
+            if known.get(item.id) == item.fingerprint:
+                report.unchanged += 1
+                yield PageUnchanged(item.id)
+        records = inventory.records(changed)
+        async for change in self._upserts(client, records, known, request, report):
+            yield change
+        for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
+            yield PageRemoval(page_id)
 
     async def _upserts(
         self,
         client: ConfluenceClient,
         records: AsyncIterator[PageRecord],
         known: Mapping[str, str],
-        include_attachments: bool,
+        request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[PageUpsert]:
         """Pages in order; the images of the next few pages download while earlier ones are yielded."""
@@ -326,7 +256,7 @@ class ConfluenceReader(BaseReader):
                 if converted is None:
                     continue
                 fetch = None
-                if include_attachments and converted.images:
+                if request.include_attachments and converted.images:
                     fetch = asyncio.ensure_future(self._images(client, record, converted, report))
                 window.append((record, converted, fetch))
                 while window and (len(window) > self.max_concurrency * 2 or window[0][2] is None):
@@ -376,13 +306,8 @@ class ConfluenceReader(BaseReader):
         for outcome in await fetch_page_images(client, record.id, fresh, self.images):
             report.seen_images.add((record.id, outcome.reference.file_name))
             if not isinstance(outcome, FetchedImage):
-                skipped = Failure(
-                    record.id,
-                    f"{outcome.reference.file_name}: {outcome.reason}",
-                    outcome.attachment_id,
-                )
-                report.skipped_images.append(skipped)
-                logger.warning("skipped image on page %s: %s", record.id, skipped.reason)
+                reason = f"{outcome.reference.file_name}: {outcome.reason}"
+                report.skip_image(record.id, reason, outcome.attachment_id)
                 continue
             report.images += 1
             documents.append(
@@ -402,11 +327,9 @@ class ConfluenceReader(BaseReader):
         return documents
 
     def _fail(self, report: ImportReport, page_id: str, reason: str) -> None:
-        failure = Failure(page_id, reason)
-        report.failures.append(failure)
+        report.fail(page_id, reason)
         if self.fail_on_error:
             raise ConfluenceError(f"page {page_id} failed: {reason}")
-        logger.warning("skipped page %s: %s", page_id, reason)
 
     def _client(self) -> ConfluenceClient:
         return ConfluenceClient(
@@ -428,10 +351,9 @@ class ConfluenceReader(BaseReader):
         self, include_personal: bool = False, keywords: str | Iterable[str] | None = None
     ) -> list[SpaceSummary]:
         """The spaces this user can read (personal ones only when asked), filtered by keywords."""
-        return _run(
-            self._with_walker(
-                lambda walker: list_spaces(walker, include_personal, _keywords(keywords))
-            )
+        words = keywords_of(keywords)
+        return run_sync(
+            lambda: self._with_tree(lambda tree: list_spaces(tree, include_personal, words))
         )
 
     def browse(
@@ -450,166 +372,21 @@ class ConfluenceReader(BaseReader):
             selection = SpaceSelection(text)
         if isinstance(selection, InstanceSelection):
             raise BadArgumentError("that is the site's address: list_spaces() lists its spaces")
-        options = WalkOptions(statuses=_statuses(page_status))
-        return _run(self._with_walker(lambda walker: page_tree(walker, selection), options))
+        request = LoadRequest((selection,), statuses(page_status), include_children=True)
+        return run_sync(lambda: self._with_tree(lambda tree: page_tree(tree, request)))
 
-    async def _with_walker(
-        self, work: Callable[[Walker], Awaitable[T]], options: WalkOptions | None = None
-    ) -> T:
+    async def _with_tree(self, work: Callable[[SiteTree], Awaitable[T]]) -> T:
         async with self._client() as client:
-            return await work(Walker(client, options or WalkOptions()))
-
-    # ---- selection ----------------------------------------------------------------------------
-
-    def _plan(
-        self,
-        space_key: str | None = None,
-        page_ids: str | int | Iterable[str | int] | None = None,
-        url: str | Iterable[str] | None = None,
-        folder_id: str | int | None = None,
-        include_children: bool = False,
-        include_personal_spaces: bool = False,
-        space_filter: str | Iterable[str] | None = None,
-        page_status: str | Iterable[str] | None = None,
-        max_num_results: int | None = None,
-        **_: Any,
-    ) -> tuple[list[Selection], WalkOptions, int | None]:
-        """Every argument checked before any request is made."""
-        options = WalkOptions(
-            statuses=_statuses(page_status),
-            include_children=bool(include_children),
-            include_personal_spaces=bool(include_personal_spaces),
-            space_filter=_keywords(space_filter),
-        )
-        selections = self._selections(space_key, page_ids, url, folder_id)
-        return selections, options, _max_results(max_num_results)
-
-    def _selections(
-        self,
-        space_key: str | None = None,
-        page_ids: str | int | Iterable[str | int] | None = None,
-        url: str | Iterable[str] | None = None,
-        folder_id: str | int | None = None,
-    ) -> list[Selection]:
-        selections: list[Selection] = []
-        if space_key is not None:
-            if not isinstance(space_key, str) or not space_key.strip():
-                raise BadArgumentError("space_key must be a space key such as 'ENG'")
-            selections.append(SpaceSelection(space_key.strip()))
-        selections.extend(PageSelection(parse_page_id(i)) for i in _as_list(page_ids, "page_ids"))
-        selections.extend(parse_url(u, self.base_url) for u in _as_list(url, "url"))
-        if folder_id is not None:
-            selections.append(PageSelection(parse_page_id(folder_id, "folder_id")))
-        if not selections:
-            raise BadArgumentError(
-                "nothing to load: pass space_key='KEY', page_ids=[...], url='https://...' "
-                "(a page, space, folder or site URL) or folder_id=..."
-            )
-        return selections
+            return await work(SiteTree(client))
 
 
-def _positional(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    names = ("space_key", "page_ids", "url")
-    if len(args) > len(names):
-        raise BadArgumentError("load_data takes at most space_key, page_ids and url positionally")
-    return {**dict(zip(names, args, strict=False)), **kwargs}
-
-
-def _as_list(value: Any, name: str) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (str, int)):
-        return [value]
+@contextlib.contextmanager
+def _progress(shown: bool) -> Iterator[tqdm[Any]]:
+    """A progress bar; while it is shown, log lines are written above it, not through it."""
+    bar = tqdm(desc="Confluence pages", unit="page", disable=not shown)
+    redirect = logging_redirect_tqdm() if shown else contextlib.nullcontext()
     try:
-        return list(value)
-    except TypeError:
-        raise BadArgumentError(f"{name} takes one value or a list of them") from None
-
-
-def _statuses(page_status: str | Iterable[str] | None) -> tuple[str, ...]:
-    if page_status is None:
-        return ("current",)
-    values = [page_status] if isinstance(page_status, str) else list(page_status)
-    statuses = tuple(
-        part.strip() for value in values for part in str(value).split(",") if part.strip()
-    )
-    unknown = [status for status in statuses if status not in PAGE_STATUSES]
-    if unknown or not statuses:
-        raise BadArgumentError(
-            f"page_status takes 'current', 'archived' or both; got {page_status!r}"
-            + (" (drafts cannot be listed through the API)" if "draft" in unknown else "")
-        )
-    return statuses
-
-
-def _keywords(space_filter: str | Iterable[str] | None) -> tuple[str, ...]:
-    if space_filter is None:
-        return ()
-    values = [space_filter] if isinstance(space_filter, str) else list(space_filter)
-    return tuple(str(value).strip() for value in values if str(value).strip())
-
-
-def _max_results(value: int | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadArgumentError("max_num_results must be a positive whole number (or None)")
-    return value
-
-
-_DONE = object()
-
-
-def _run(coroutine: Awaitable[T]) -> T:
-    """Run a coroutine to completion, also from inside a running event loop (a notebook)."""
-
-    async def one() -> AsyncIterator[T]:
-        yield await coroutine
-
-    return next(iter(_iterate_in_thread(one)))
-
-
-def _iterate_in_thread(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
-    """Drive an async iterator on a private event loop in a thread; hand items over one by one.
-
-    This is what lets `load_data` run inside a notebook's running loop, and it streams: the
-    queue holds a few items, so the producer waits for the consumer.
-    """
-    items: queue.Queue[Any] = queue.Queue(maxsize=8)
-    stop = threading.Event()
-
-    async def pump() -> None:
-        iterator = make()
-        try:
-            async for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        await asyncio.sleep(0)
-                if stop.is_set():
-                    break
-        except BaseException as exc:
-            items.put((_DONE, exc))
-            return
-        finally:
-            await iterator.aclose()  # type: ignore[attr-defined]
-        items.put((_DONE, None))
-
-    thread = threading.Thread(target=lambda: asyncio.run(pump()), daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = items.get()
-            if item is _DONE:
-                if error is not None:
-                    raise error
-                return
-            yield item
+        with redirect:
+            yield bar
     finally:
-        stop.set()
-        while thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                items.get(timeout=0.05)
-        thread.join()
+        bar.close()

@@ -9,26 +9,14 @@ run resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llama_index.core.schema import Document
 
-from .reader import ConfluenceReader, Failure, PageRemoval, PageUpsert, _iterate_in_thread
-
-SELECTION_KEYS = (
-    "space_key",
-    "page_ids",
-    "url",
-    "folder_id",
-    "include_children",
-    "include_attachments",
-    "include_personal_spaces",
-    "space_filter",
-    "page_status",
-)
+from .bridge import iterate_sync
+from .reader import ConfluenceReader
+from .report import Failure, ImportReport, PageRemoval, PageUpsert
 
 
 class SyncTarget(Protocol):
@@ -64,34 +52,20 @@ class SyncReport:
         )
 
 
-def scope_of(base_url: str, selection: dict[str, Any]) -> tuple[str, str]:
-    """A stable key for a selection (what deletions are computed against), and its description."""
-    chosen = {
-        key: _canonical(selection.get(key))
-        for key in SELECTION_KEYS
-        if selection.get(key) not in (None, False, [], "")
-    }
-    description = json.dumps({"base_url": base_url, **chosen}, sort_keys=True)
-    return hashlib.sha256(description.encode()).hexdigest()[:16], description
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, (list, tuple, set)):
-        return sorted(str(item) for item in value)
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
 def sync(
     reader: ConfluenceReader, target: SyncTarget, *, show_progress: bool = False, **selection: Any
 ) -> SyncReport:
     """Bring `target` up to date with the selection; returns what was added, updated, deleted."""
-    reader._plan(**selection)  # bad arguments fail before anything is read or written
-    scope, description = scope_of(reader.base_url, selection)
+    request = reader.request(show_progress=show_progress, **selection)  # fails before any write
+    scope, description = request.scope(reader.base_url)
     known = target.known(scope)
     target.begin(scope, description)
     report = SyncReport()
-    changes = _iterate_in_thread(
-        lambda: reader.achanges(known, show_progress=show_progress, **selection)
+    import_report = ImportReport()
+    changes = iterate_sync(
+        lambda: reader.achanges(
+            known, report=import_report, show_progress=show_progress, **selection
+        )
     )
     for change in changes:
         if isinstance(change, PageUpsert):
@@ -105,7 +79,6 @@ def sync(
             target.remove(scope, change.page_id)
             report.deleted += 1
     target.finish()
-    import_report = reader.last_report
     report.unchanged = import_report.unchanged
     report.requests = import_report.requests
     report.failures = list(import_report.failures)

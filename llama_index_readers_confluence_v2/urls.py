@@ -214,3 +214,10 @@ def _display_selection(match: re.Match[str]) -> Selection:
     if not match["title"]:
         return SpaceSelection(key)
     return TitleSelection(key, unquote_plus(match["title"]))
+
+
+def origin_of(url: object) -> str:
+    """scheme://host:port of a URL (a str or an httpx.URL): what credentials are pinned to."""
+    parts = urlsplit(str(url))
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"

@@ -39,8 +39,8 @@ async def list_all(
         body = response.json()
         ids += [item["id"] for item in body["results"]]
         next_link = body["_links"].get("next")
-        if not next_link:
-            assert "link" not in response.headers
+        if not next_link:  # as on real sites, the last page links only its base
+            assert set(response.links) == {"base"}
             return ids, requests
         assert response.links["next"]["url"] == next_link
         assert body["_links"]["base"].endswith("/wiki")
@@ -60,7 +60,7 @@ async def test_a_thousand_page_space_lists_every_page_exactly_once(limit: int) -
     assert requests == -(-1000 // limit)
 
 
-async def test_limit_is_clamped_and_defaults_follow_the_api() -> None:
+async def test_limit_over_250_is_refused_and_defaults_follow_the_api() -> None:
     site, space_id = site_with_space(300)
     page = site.contents[str(site.space_pages[space_id][5])]
     for number in range(60):
@@ -68,15 +68,27 @@ async def test_limit_is_clamped_and_defaults_follow_the_api() -> None:
     emulator = Emulator(site)
     async with api_client(emulator) as client:
         sizes = {}
-        for limit in (None, 0, -5, 1000):
+        for limit in (None, 0, -5, 250):
             params = {} if limit is None else {"limit": limit}
             listed = await client.get(f"/wiki/api/v2/spaces/{space_id}/pages", params=params)
             sizes[limit] = len(listed.json()["results"])
         attachments = (await client.get(f"/wiki/api/v2/pages/{page.id}/attachments")).json()
         bad = await client.get(f"/wiki/api/v2/spaces/{space_id}/pages", params={"limit": "many"})
-    assert sizes == {None: 25, 0: 1, -5: 1, 1000: 250}
+        over = await client.get(f"/wiki/api/v2/spaces/{space_id}/pages", params={"limit": 300})
+    assert sizes == {None: 25, 0: 1, -5: 1, 250: 250}
     assert len(attachments["results"]) == 50 and "next" in attachments["_links"]
     assert bad.status_code == 400
+    assert over.status_code == 400  # refused, not clamped, with the real error body
+    assert over.json() == {
+        "errors": [
+            {
+                "status": 400,
+                "code": "INVALID_REQUEST_PARAMETER",
+                "title": "Provided size {300} for 'limit' is greater than the max allowed: 250",
+                "detail": None,
+            }
+        ]
+    }
 
 
 async def test_cursors_are_opaque_and_carry_the_original_query(emulator: Emulator) -> None:

@@ -11,6 +11,7 @@ import pytest
 from llama_index.core.schema import ImageDocument
 
 from llama_index_readers_confluence_v2 import (
+    DEFAULT_SCOPES,
     ConfluenceError,
     ConfluenceReader,
     OAuthCredential,
@@ -18,7 +19,6 @@ from llama_index_readers_confluence_v2 import (
 )
 from llama_index_readers_confluence_v2.emulator import Emulator, Site, populate_space
 from llama_index_readers_confluence_v2.emulator.generator import USERS, attachment_bytes, page_body
-from llama_index_readers_confluence_v2.oauth import DEFAULT_SCOPES
 
 from .sites import current_ids
 

@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.corpus import corpus_site
-from llama_index_readers_confluence_v2.storage import ConversionContext, storage_to_markdown
+from llama_index_readers_confluence_v2.markdown import ConversionContext, storage_to_markdown
 
 from .conftest import api_client, make_reader
 

@@ -11,9 +11,10 @@ import pytest
 from llama_index.core.schema import Document, ImageDocument, NodeRelationship
 from PIL import Image
 
+from llama_index_readers_confluence_v2 import ImageRejected
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.generator import attachment_bytes
-from llama_index_readers_confluence_v2.images import ImageRejected, check_image
+from llama_index_readers_confluence_v2.images import check_image
 
 from .conftest import make_reader
 from .sites import empty_site

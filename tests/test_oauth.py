@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from llama_index_readers_confluence_v2 import (
+    DEFAULT_SCOPES,
     AuthError,
     BadArgumentError,
     ConfluenceCredential,
@@ -29,7 +30,7 @@ from llama_index_readers_confluence_v2 import (
 from llama_index_readers_confluence_v2.client import ConfluenceClient
 from llama_index_readers_confluence_v2.emulator import Emulator, OAuthApp
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
-from llama_index_readers_confluence_v2.oauth import AUDIENCE, DEFAULT_SCOPES, authorization_request
+from llama_index_readers_confluence_v2.signin import AUDIENCE, authorization_request
 
 from .conftest import FAST_RETRY
 from .sites import current_ids
@@ -278,7 +279,7 @@ def test_the_refresh_is_on_disk_before_a_crash(served: Emulator, tmp_path: Path)
             client = ConfluenceClient({served.base_url!r}, credential, gateway_url={served.gateway_url!r},
                                       auth_server_url={served.auth_url!r}, cloud_id={served.cloud_id!r})
             async with client:
-                await credential.authorization(client._http, {served.auth_url!r})  # the refresh
+                await client.authorization()  # the refresh
                 os.kill(os.getpid(), signal.SIGKILL)  # dies before using the new access token
 
         asyncio.run(main())

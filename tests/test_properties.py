@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from llama_index_readers_confluence_v2 import BadURLError
 from llama_index_readers_confluence_v2.emulator.generator import GALLERY_BODY, SHOWCASE_BODY
-from llama_index_readers_confluence_v2.storage import storage_to_markdown
+from llama_index_readers_confluence_v2.markdown import storage_to_markdown
 from llama_index_readers_confluence_v2.urls import (
     FolderSelection,
     PageSelection,

@@ -10,6 +10,7 @@ import pytest
 import trustme
 
 from llama_index_readers_confluence_v2 import (
+    DEFAULT_SCOPES,
     BadURLError,
     ConfluenceCredential,
     ConfluenceReader,
@@ -20,7 +21,6 @@ from llama_index_readers_confluence_v2 import (
 from llama_index_readers_confluence_v2.client import ConfluenceClient
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
-from llama_index_readers_confluence_v2.oauth import DEFAULT_SCOPES
 from llama_index_readers_confluence_v2.sinks import LocalCollection
 from llama_index_readers_confluence_v2.sync import sync
 

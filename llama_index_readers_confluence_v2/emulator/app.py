@@ -343,7 +343,9 @@ class _V2Routes:
             ("/labels/{id:int}/pages", self.label_pages),
         ]
         routes = [Route(path, self._guard(handler)) for path, handler in table]
-        return [*routes, Route("/users-bulk", self._guard_async(self.users_bulk), methods=["POST"])]
+        not_ids = [Route(path.replace("{id:int}", "{id}"), _not_an_id) for path, _ in table]
+        users = Route("/users-bulk", self._guard_async(self.users_bulk), methods=["POST"])
+        return [*routes, users, *not_ids, Route("/{rest:path}", _unrouted)]
 
     def _guard_async(self, handler: Callable[[Request, Caller], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -408,6 +410,7 @@ class _V2Routes:
         default_limit: int = 25,
         *,
         seek: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None,
+        order: str = "id",
     ) -> Response:
         """Keyset pagination over (sort key, object) pairs in key order; `seek` jumps to a cursor."""
         limit = _limit(request, default_limit)
@@ -423,7 +426,7 @@ class _V2Routes:
                 break
             results.append(shape(obj))
             last_key = key
-        cursor = _encode_cursor(last_key) if more else None
+        cursor = _encode_cursor(last_key, order) if more else None
         if (more or "cursor" in request.query_params) and self.app.faults.pick(
             request.url.path, ("loop_cursor",)
         ):
@@ -435,14 +438,9 @@ class _V2Routes:
     ) -> Response:
         base = f"{self.app.origins.site}/wiki"
         links: dict[str, str] = {"base": base}
-        headers: dict[str, str] = {}
+        headers = {"Link": f'<{base}>; rel="base"'}  # the last page too carries the base link
         if cursor:
-            params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-            params.append(("cursor", cursor))
-            path = request.url.path
-            if path.startswith("/ex/confluence/"):
-                path = path[path.index("/wiki/") :]
-            links["next"] = f"{path}?{urlencode(params)}"
+            links["next"] = _next_link(request, cursor)
             headers["Link"] = f'<{links["next"]}>; rel="next", <{base}>; rel="base"'
         return JSONResponse({"results": results, "_links": links}, headers=headers)
 
@@ -539,6 +537,7 @@ class _V2Routes:
             items,
             lambda page: views.page_json(page, self.site, body_format),
             seek=seek_by_id if sort == "id" else None,
+            order=sort.lstrip("-"),
         )
 
     def space_content_labels(self, request: Request, caller: Caller) -> Response:
@@ -659,7 +658,7 @@ class _V2Routes:
             if c.status in ("current", "archived") and self.site.visible(c, caller.account_id)
         )
         items = ((c.position, c) for c in sorted(visible, key=lambda c: c.position))
-        return self._listing(request, items, shape)
+        return self._listing(request, items, shape, order="child-position")
 
     def descendants(self, request: Request, caller: Caller) -> Response:
         root = self._container(request, caller)
@@ -717,6 +716,37 @@ _PAGE_SORTS: dict[str, Callable[[Content], Any]] = {
 }
 
 
+def _next_link(request: Request, cursor: str) -> str:
+    """Relative to the site, the cursor raw (its `=` padding unescaped), as real Confluence
+    writes it: first for a space's page listing, after the other parameters elsewhere."""
+    params = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"])
+    path = request.url.path
+    if path.startswith("/ex/confluence/"):
+        path = path[path.index("/wiki/") :]
+    if path.endswith("/pages") and "/spaces/" in path:
+        return f"{path}?cursor={cursor}" + (f"&{params}" if params else "")
+    return f"{path}?{params}&cursor={cursor}" if params else f"{path}?cursor={cursor}"
+
+
+async def _not_an_id(request: Request) -> Response:
+    """What v2 answers for an id that is not a number (real-api-observations.md)."""
+    value = request.path_params["id"]
+    message = f"Provided value {{{value}}} for 'id' is not the correct type. Expected type is long."
+    return _error_response(ApiError(400, message))
+
+
+async def _unrouted(request: Request) -> Response:
+    """A path v2 does not route: the Spring-style body, not the v2 error envelope."""
+    body = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime()),
+        "status": 404,
+        "error": "Not Found",
+        "message": "No message available",
+        "path": request.url.path,
+    }
+    return JSONResponse(body, 404)
+
+
 def _directional(key: Any, descending: bool) -> Any:
     return ["desc", key] if descending else key
 
@@ -731,20 +761,21 @@ def _plain(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
 
 
-def _encode_cursor(key: Any) -> str:
-    raw = json.dumps(key, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(b"v2:" + raw).decode().rstrip("=")
+def _encode_cursor(key: Any, order: str) -> str:
+    """The real encoding: standard base64 (padding kept) of the last item's id and sort value."""
+    last_id = key if isinstance(key, int) else ""
+    payload = {"id": str(last_id), "contentOrder": order, "contentOrderValue": key}
+    return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
 
 
 def _decode_cursor(cursor: str | None) -> Any:
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        if not raw.startswith(b"v2:"):
-            raise ValueError
-        return json.loads(raw[3:])
-    except (ValueError, binascii.Error) as exc:
+        # a `+` sent raw in a query reads as a space: take it back, as lenient servers do
+        raw = base64.b64decode(cursor.replace(" ", "+"), validate=True)
+        return json.loads(raw)["contentOrderValue"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise ApiError(400, "Invalid cursor") from exc
 
 
@@ -753,9 +784,14 @@ def _limit(request: Request, default: int) -> int:
     if text is None:
         return default
     try:
-        return max(1, min(250, int(text)))
+        limit = int(text)
     except ValueError as exc:
         raise ApiError(400, f"Invalid limit {text!r}") from exc
+    if limit > 250:  # refused, not clamped (real-api-observations.md)
+        raise ApiError(
+            400, f"Provided size {{{limit}}} for 'limit' is greater than the max allowed: 250"
+        )
+    return max(1, limit)
 
 
 def _multi(request: Request, name: str) -> list[str]:
@@ -773,7 +809,14 @@ def _auth_kind(header: str) -> str:
 
 def _error_response(error: ApiError) -> Response:
     body = {
-        "errors": [{"status": error.status, "code": _code(error.status), "title": error.message}]
+        "errors": [
+            {
+                "status": error.status,
+                "code": _code(error.status),
+                "title": error.message,
+                "detail": None,
+            }
+        ]
     }
     headers = dict(error.headers)
     if error.status == 401:

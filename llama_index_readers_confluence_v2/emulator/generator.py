@@ -112,7 +112,18 @@ def populate_space(
         containers.append(page)
         if index % 10 == 3:
             add_images(site, page, rng)
+    _move_under_newer(site, made)
     return made
+
+
+def _move_under_newer(site: Site, made: list[Content]) -> None:
+    """Listings are in id order, not tree order: an old leaf moved under the newest page is
+    listed before its parent, as on real sites where pages are moved after they are written."""
+    newest = made[-1]
+    for page in made[9 : len(made) // 2]:
+        if page.status == newest.status == "current" and not site.children.get(page.id):
+            site.move_content(page.id, newest.id)
+            return
 
 
 def _pick_parent(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -130,7 +131,7 @@ def folder_json(folder: Content, site: Site) -> dict[str, Any]:
             "position": folder.position,
             "authorId": folder.author_id,
             "ownerId": folder.author_id,
-            "createdAt": folder.created_at,
+            "createdAt": _epoch_ms(folder.created_at),  # folders: epoch milliseconds (real)
             "spaceId": folder.space_id,
             "version": version_json(folder.version, folder.modified_at, folder.author_id),
             "_links": {"webui": f"/spaces/{quote(space.key)}/folder/{folder.id}"},
@@ -201,3 +202,7 @@ def attachment_json(attachment: Attachment, site: Site) -> dict[str, Any]:
 
 def label_json(name: str, site: Site) -> dict[str, Any]:
     return {"id": site.label_ids[name], "name": name, "prefix": "global"}
+
+
+def _epoch_ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)

@@ -18,8 +18,8 @@ from typing import Any
 
 from llama_index.core.schema import Document, ImageDocument
 
-from ..auth import ConfluenceCredential
-from ..errors import ConfluenceError
+from ..credentials import ConfluenceCredential
+from ..errors import ConfluenceError, H2OGPTeIngestError
 from ..reader import ConfluenceReader
 from ..sync import SyncReport, sync
 
@@ -28,10 +28,6 @@ logger = logging.getLogger(__name__)
 INSTALL_HINT = "the h2oGPTe adapter needs the h2ogpte client: pip install 'llama-index-readers-confluence-v2[h2ogpte]'"
 PAGE_KEYS = ("page_id", "title", "path", "space_key", "version", "url", "last_modified", "labels")
 CONFLICT = "conflict"
-
-
-class H2OGPTeIngestError(ConfluenceError):
-    """h2oGPTe did not ingest what was sent (the job failed or reported errors)."""
 
 
 def require_h2ogpte() -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llama_index_readers_confluence_v2.emulator.generator import GALLERY_BODY, SHOWCASE_BODY
-from llama_index_readers_confluence_v2.storage import ConversionContext, storage_to_markdown
+from llama_index_readers_confluence_v2.markdown import ConversionContext, storage_to_markdown
 
 GOLDEN = Path(__file__).parent / "golden"
 CONTEXT = ConversionContext(

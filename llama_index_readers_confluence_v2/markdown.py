@@ -2,8 +2,11 @@
 
 The body is parsed with BeautifulSoup's `html.parser`, which keeps the namespaced tags by their
 literal (lower-cased) names, keeps CDATA intact and decodes HTML entities. A block renderer walks
-the tree; inline content is gathered into paragraphs. Malformed input never raises: an element
-that cannot be rendered falls back to its plain text and a warning is logged.
+the tree; inline content is gathered into paragraphs. Malformed input never raises and loses no
+text: an element left unclosed swallows what follows it into its children, so before rendering,
+children an element may not hold (a paragraph inside a code macro's body, text inside a file
+reference) are moved out to stand after it (`_repair`); an element that cannot be rendered falls
+back to its plain text and a warning is logged.
 """
 
 from __future__ import annotations
@@ -178,6 +181,7 @@ def storage_to_markdown(storage: str, context: ConversionContext | None = None) 
     renderer = _Renderer(context or ConversionContext())
     try:
         soup = BeautifulSoup(storage or "", "html.parser")
+        _repair(soup)
     except Exception as exc:  # html.parser is lenient, but stay total
         logger.warning("storage body could not be parsed (%s); keeping its text only", exc)
         return ConvertedBody(_fold(re.sub(r"<[^>]*>", " ", storage or "")), ())
@@ -233,6 +237,52 @@ def _macro_params(tag: Tag) -> dict[str, str]:
     for param in tag.find_all("ac:parameter", recursive=False):
         params[_attr(param, "ac:name").lower()] = _fold(param.get_text(" "))
     return params
+
+
+# What each structural element may hold; anything else inside one was swallowed by a missing
+# end tag and is moved out after it. "#text" allows text, "ri:*" any resource identifier.
+CONTENT_MODELS: dict[str, frozenset[str]] = {
+    "ac:structured-macro": frozenset(
+        ["ac:parameter", "ac:plain-text-body", "ac:rich-text-body", "ac:adf-content"]
+    ),
+    "ac:macro": frozenset(["ac:parameter", "ac:plain-text-body", "ac:rich-text-body"]),
+    "ac:parameter": frozenset(["#text", "ri:*", "ac:link"]),
+    "ac:plain-text-body": frozenset(["#text"]),
+    "ac:plain-text-link-body": frozenset(["#text"]),
+    "ac:image": frozenset(["ri:*", "ac:caption"]),
+    "ac:link": frozenset(["ri:*", "ac:link-body", "ac:plain-text-link-body"]),
+    "ac:emoticon": frozenset(),
+    "ac:task-id": frozenset(["#text"]),
+    "ac:task-uuid": frozenset(["#text"]),
+    "ac:task-status": frozenset(["#text"]),
+    "ac:task": frozenset(["ac:task-id", "ac:task-uuid", "ac:task-status", "ac:task-body"]),
+    "ac:placeholder": frozenset(["#text"]),
+    "ri:attachment": frozenset(["ri:page", "ri:blog-post", "ri:space"]),
+}
+RESOURCE_MODEL: frozenset[str] = frozenset()  # other ri:* elements hold nothing
+
+
+def _repair(root: Tag) -> None:
+    """Move what an element may not hold out of it, to stand right after it, deepest first, so
+    that what an unclosed tag swallowed is rendered where it was written."""
+    for tag in reversed(root.find_all(True)):  # descendants after their ancestors: deepest first
+        model = CONTENT_MODELS.get(tag.name or "")
+        if model is None and (tag.name or "").startswith("ri:"):
+            model = RESOURCE_MODEL
+        if model is None:
+            continue
+        strays = [child for child in tag.children if not _allowed(child, model)]
+        for stray in reversed(strays):
+            tag.insert_after(stray.extract())
+
+
+def _allowed(node: PageElement, model: frozenset[str]) -> bool:
+    if isinstance(node, (Comment, Declaration, Doctype, ProcessingInstruction)):
+        return True
+    if isinstance(node, NavigableString):
+        return "#text" in model or not str(node).strip()
+    name = _name(node)
+    return name in model or (name.startswith("ri:") and "ri:*" in model)
 
 
 def _child(tag: Tag, name: str) -> Tag | None:

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .auth import ConfluenceCredential
+from .credentials import ConfluenceCredential, OAuthCredential
 from .errors import BadArgumentError, ConfluenceError
-from .oauth import OAuthCredential
 
 APP_NAME = "llama-index-readers-confluence-v2"
 ENV_PATH = "CONFLUENCE_V2_CREDENTIALS"

@@ -1,0 +1,73 @@
+"""What a run produces besides documents: its report, and the changes a sync applies."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from llama_index.core.schema import Document
+
+# Every skipped image and failed page is logged here once, as it is added to the report; a
+# caller that prints the report itself (the CLI) silences this one logger.
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Failure:
+    """A page (or image) that could not be imported, and why."""
+
+    page_id: str
+    reason: str
+    attachment_id: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """What a run did: read it from `reader.last_report` after loading."""
+
+    pages: int = 0
+    images: int = 0
+    unchanged: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    skipped_images: list[Failure] = field(default_factory=list)
+    requests: int = 0
+    seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
+
+    @property
+    def failed_page_ids(self) -> list[str]:
+        return [failure.page_id for failure in self.failures]
+
+    def fail(self, page_id: str, reason: str) -> Failure:
+        failure = Failure(page_id, reason)
+        self.failures.append(failure)
+        logger.warning("skipped page %s: %s", page_id, reason)
+        return failure
+
+    def skip_image(self, page_id: str, reason: str, attachment_id: str | None) -> None:
+        self.skipped_images.append(Failure(page_id, reason, attachment_id))
+        logger.warning("skipped image on page %s: %s", page_id, reason)
+
+
+@dataclass
+class PageUpsert:
+    """A new or changed page, with its images and the fingerprint to store."""
+
+    document: Document
+    images: list[Document]
+    fingerprint: str
+    is_new: bool
+
+
+@dataclass(frozen=True)
+class PageUnchanged:
+    page_id: str
+
+
+@dataclass(frozen=True)
+class PageRemoval:
+    """A page the target holds that is no longer in the selection."""
+
+    page_id: str
+
+
+Change = PageUpsert | PageUnchanged | PageRemoval

@@ -1,0 +1,376 @@
+"""The site's tree as far as a run has seen it, and the requests that grow it.
+
+One `SiteTree` per run owns the node cache (pages and folders: title, parent), the spaces, the
+labels, and every request that reads them: the one space listing, the one listing of a space's
+pages, the one batched fetch of pages by id (`id_batches`: never a blank id list, never more than
+250 ids), folders, ancestors and descendants. Walks, the inventory and browse use it through
+these public methods only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from .client import MAX_IDS, ConfluenceClient
+from .documents import PageRecord, SpaceInfo, TreeNode, page_record
+from .errors import InvalidRequestError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+V2 = "/wiki/api/v2"
+DESCENDANT_DEPTH = 5
+ANY_STATUS = ("current", "archived")
+EVERY_STATUS = ("current", "archived", "trashed", "deleted")
+Labels = dict[str, tuple[str, ...]]
+
+
+def id_batches(ids: Iterable[str]) -> Iterator[list[str]]:
+    """Distinct ids, in order, in batches of at most 250; nothing at all for no ids."""
+    unique = list(dict.fromkeys(ids))
+    for page_id in unique:
+        if not page_id or not page_id.isdigit():
+            raise InvalidRequestError(f"a page id must be digits, not {page_id!r}")
+    for start in range(0, len(unique), MAX_IDS):
+        yield unique[start : start + MAX_IDS]
+
+
+def space_matches(space: SpaceInfo, keywords: tuple[str, ...]) -> bool:
+    haystack = f"{space.key} {space.name}".lower()
+    return not keywords or any(word.lower() in haystack for word in keywords)
+
+
+class SiteTree:
+    """Pages, folders and spaces seen so far, and the requests that learn more."""
+
+    def __init__(self, client: ConfluenceClient) -> None:
+        self.client = client
+        self.nodes: dict[str, TreeNode] = {}
+        self.spaces: dict[str, SpaceInfo] = {}
+        self._folder_spaces: dict[str, str] = {}
+        self._space_labels: dict[str, Labels] = {}
+
+    # ---- spaces -------------------------------------------------------------------------------
+
+    async def list_spaces(
+        self, include_personal: bool = False, keywords: tuple[str, ...] = ()
+    ) -> AsyncIterator[SpaceInfo]:
+        """The spaces this user can read (personal ones when asked), filtered by keywords."""
+        params = {"limit": MAX_IDS, "status": "current"}
+        async for raw in self.client.paginate(f"{V2}/spaces", params):
+            space = self._space_of(raw)
+            if space.type == "personal" and not include_personal:
+                continue
+            if space_matches(space, keywords):
+                yield space
+
+    async def space_by_key(self, key: str) -> SpaceInfo:
+        found = await self.client.get_json(f"{V2}/spaces", {"keys": key, "limit": 1})
+        results = found.get("results", []) if isinstance(found, dict) else []
+        if not results:
+            raise NotFoundError(
+                f"space {key!r} does not exist or {self.client.credential.username!r} may not "
+                "see it; check the key in the space's URL (/wiki/spaces/KEY)"
+            )
+        return self._space_of(results[0])
+
+    async def space_by_id(self, space_id: str) -> SpaceInfo:
+        if space_id not in self.spaces:
+            self._space_of(await self.client.get_json(f"{V2}/spaces/{space_id}"))
+        return self.spaces[space_id]
+
+    def _space_of(self, raw: dict[str, Any]) -> SpaceInfo:
+        space = SpaceInfo(
+            str(raw["id"]),
+            str(raw["key"]),
+            str(raw.get("name") or raw["key"]),
+            str(raw.get("type") or "global"),
+        )
+        self.spaces[space.id] = space
+        return space
+
+    async def page_id_by_title(self, space_key: str, title: str) -> str:
+        space = await self.space_by_key(space_key)
+        params = {"space-id": space.id, "title": title, "limit": 1, "status": ",".join(ANY_STATUS)}
+        found = await self.client.get_json(f"{V2}/pages", params)
+        results = found.get("results", []) if isinstance(found, dict) else []
+        if not results:
+            raise NotFoundError(f"no page titled {title!r} in space {space_key!r}")
+        return str(results[0]["id"])
+
+    # ---- pages --------------------------------------------------------------------------------
+
+    async def space_pages(
+        self, space: SpaceInfo, statuses: tuple[str, ...], *, bodies: bool
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """A space's pages, 250 a request in id order; each batch's folders are known on arrival."""
+        params: dict[str, Any] = {"limit": MAX_IDS, "status": ",".join(statuses), "sort": "id"}
+        if bodies:
+            params["body-format"] = "storage"
+        async for batch in self.client.paginate_batches(f"{V2}/spaces/{space.id}/pages", params):
+            for raw in batch:
+                self.remember(raw)
+            await self._learn_folder_parents(batch)
+            yield batch
+
+    async def pages_by_id(
+        self, page_ids: Iterable[str], statuses: tuple[str, ...], *, bodies: bool
+    ) -> dict[str, dict[str, Any]]:
+        """Pages by id, 250 a request, whatever their spaces; what is not found is left out."""
+        found: dict[str, dict[str, Any]] = {}
+        for batch in id_batches(page_ids):
+            params: dict[str, Any] = {
+                "id": ",".join(batch),
+                "limit": MAX_IDS,
+                "status": ",".join(statuses),
+            }
+            if bodies:
+                params["body-format"] = "storage"
+            async for raw in self.client.paginate(f"{V2}/pages", params):
+                self.remember(raw)
+                found[str(raw["id"])] = raw
+        return found
+
+    def remember(self, raw: dict[str, Any]) -> None:
+        self.nodes[str(raw["id"])] = TreeNode(
+            str(raw["id"]),
+            str(raw.get("title") or ""),
+            "page",
+            _str_or_none(raw.get("parentId")),
+            _str_or_none(raw.get("parentType")),
+        )
+
+    # ---- folders ------------------------------------------------------------------------------
+
+    async def folder(self, folder_id: str, *, required: bool = False) -> TreeNode | None:
+        """A folder (cached); None when there is none of that id (NotFoundError if required)."""
+        if folder_id in self.nodes:
+            return self.nodes[folder_id]
+        try:
+            raw = await self.client.get_json(f"{V2}/folders/{folder_id}")
+        except NotFoundError:
+            if required:
+                raise
+            return None
+        node = TreeNode(
+            str(raw["id"]),
+            str(raw.get("title") or ""),
+            "folder",
+            _str_or_none(raw.get("parentId")),
+            _str_or_none(raw.get("parentType")),
+        )
+        self.nodes[node.id] = node
+        if raw.get("spaceId"):
+            self._folder_spaces[node.id] = str(raw["spaceId"])
+        return node
+
+    async def folder_space(self, folder_id: str) -> SpaceInfo:
+        await self.folder(folder_id, required=True)
+        space_id = self._folder_spaces.get(folder_id)
+        if space_id is None:
+            raise NotFoundError(f"folder {folder_id} did not say which space it belongs to")
+        return await self.space_by_id(space_id)
+
+    async def _learn_folder_parents(self, batch: list[dict[str, Any]]) -> None:
+        """Folders are not listed with pages: fetch the unknown ones (and theirs) concurrently."""
+        wanted = {str(raw["parentId"]) for raw in batch if raw.get("parentType") == "folder"}
+        while wanted := {folder_id for folder_id in wanted if folder_id not in self.nodes}:
+            found = await asyncio.gather(*(self.folder(i) for i in sorted(wanted)))
+            for folder_id in wanted - {node.id for node in found if node is not None}:
+                self.nodes[folder_id] = TreeNode(folder_id, "", "folder", None)  # hidden folder
+            wanted = {
+                node.parent_id
+                for node in found
+                if node is not None and node.parent_type == "folder" and node.parent_id
+            }
+
+    # ---- ancestors ----------------------------------------------------------------------------
+
+    async def learn_parents(self, content_ids: Iterable[str]) -> None:
+        """Titles and parents of pages or folders not seen yet, and of theirs, level by level:
+        pages 250 a request, folders one request each; what cannot be seen stays untitled."""
+        wanted = [i for i in dict.fromkeys(content_ids) if i not in self.nodes]
+        while wanted:
+            await self.pages_by_id(wanted, EVERY_STATUS, bodies=False)
+            rest = [i for i in wanted if i not in self.nodes]
+            for content_id, folder in zip(
+                rest, await asyncio.gather(*(self.folder(i) for i in rest)), strict=True
+            ):
+                if folder is None:
+                    logger.warning(
+                        "content %s above some pages is not visible; paths skip its title",
+                        content_id,
+                    )
+                    self.nodes[content_id] = TreeNode(content_id, "", "page", None)
+            parents = (self.nodes[i].parent_id for i in wanted)
+            wanted = [p for p in dict.fromkeys(parents) if p is not None and p not in self.nodes]
+
+    async def learn_ancestors_of(self, pages: list[dict[str, Any]]) -> None:
+        """Every ancestor of these pages: one page's through its `ancestors` (one request, then
+        their titles), several pages' level by level (250 parents a request)."""
+        unknown = [
+            raw
+            for raw in pages
+            if raw.get("parentId") is not None and not self.chain_known(str(raw["parentId"]))
+        ]
+        if len(unknown) == 1:
+            await self.learn_chain(str(unknown[0]["id"]), "page")
+        else:
+            await self.learn_parents(str(raw["parentId"]) for raw in unknown)
+
+    async def learn_chain(self, content_id: str, kind: str) -> None:
+        """A page's or folder's ancestors through its `ancestors` route, then their titles."""
+        route = "folders" if kind == "folder" else "pages"
+        ancestors = await self.client.get_json(f"{V2}/{route}/{content_id}/ancestors")
+        chain = [(str(a["id"]), str(a.get("type", "page"))) for a in ancestors.get("results", [])]
+        pages = [node_id for node_id, kind in chain if kind == "page" and node_id not in self.nodes]
+        await self.pages_by_id(pages, EVERY_STATUS, bodies=False)
+        await asyncio.gather(*(self.folder(i) for i, kind in chain if kind == "folder"))
+        for node_id, kind in chain:  # hidden ancestors still stand in the path, untitled
+            self.nodes.setdefault(node_id, TreeNode(node_id, "", kind, None))
+        self._link_chain([node_id for node_id, _ in chain] + [content_id])
+
+    def _link_chain(self, ids: list[str]) -> None:
+        """Ancestors come root first: make each node's parent the one before it."""
+        for parent_id, child_id in zip([None, *ids[:-1]], ids, strict=True):
+            node = self.nodes.get(child_id)
+            if node is not None and node.parent_id != parent_id:
+                parent_kind = self.nodes[parent_id].kind if parent_id in self.nodes else None
+                self.nodes[child_id] = TreeNode(
+                    node.id, node.title, node.kind, parent_id, parent_kind
+                )
+
+    def chain_known(self, node_id: str) -> bool:
+        seen = 0
+        node = self.nodes.get(node_id)
+        while node is not None and node.parent_id is not None and seen < 1000:
+            node = self.nodes.get(node.parent_id)
+            seen += 1
+        return node is not None
+
+    def ancestors_of(self, page_id: str) -> list[TreeNode]:
+        chain: list[TreeNode] = []
+        node = self.nodes.get(page_id)
+        parent_id = node.parent_id if node else None
+        while parent_id is not None and parent_id in self.nodes and len(chain) < 1000:
+            parent = self.nodes[parent_id]
+            chain.append(parent)
+            parent_id = parent.parent_id
+        return list(reversed(chain))
+
+    # ---- descendants --------------------------------------------------------------------------
+
+    async def descendant_ids(
+        self, root_id: str, root_kind: str, statuses: tuple[str, ...]
+    ) -> list[str]:
+        """Page ids under a page or folder, top-down, following folders, any depth.
+
+        `descendants` covers 5 levels a request; the nodes on the 5th level are continued from,
+        all of a level at once.
+        """
+        ordered: list[str] = []
+        frontier = [(root_id, root_kind)]
+        while frontier:
+            found = await asyncio.gather(*(self._descendants(i, kind) for i, kind in frontier))
+            frontier = []
+            for item in (item for items in found for item in items):
+                node = self._learn_descendant(item)
+                if node.kind == "page" and item.get("status", "current") in statuses:
+                    ordered.append(node.id)
+                if item.get("depth") == DESCENDANT_DEPTH:
+                    frontier.append((node.id, node.kind))
+        for node_id in ordered:  # parent kinds, now that every node of the subtree is known
+            node = self.nodes[node_id]
+            parent = self.nodes.get(node.parent_id or "")
+            if parent is not None:
+                self.nodes[node_id] = TreeNode(
+                    node.id, node.title, node.kind, node.parent_id, parent.kind
+                )
+        return ordered
+
+    def _learn_descendant(self, item: dict[str, Any]) -> TreeNode:
+        node = TreeNode(
+            str(item["id"]),
+            str(item.get("title") or ""),
+            str(item.get("type", "page")),
+            _str_or_none(item.get("parentId")),
+        )
+        self.nodes[node.id] = node
+        return node
+
+    async def _descendants(self, container_id: str, kind: str) -> list[dict[str, Any]]:
+        path = f"{V2}/{'folders' if kind == 'folder' else 'pages'}/{container_id}/descendants"
+        params = {"depth": DESCENDANT_DEPTH, "limit": MAX_IDS}
+        return [
+            item
+            async for item in self.client.paginate(path, params)
+            if str(item.get("type", "page")) in ("page", "folder")
+        ]
+
+    # ---- labels -------------------------------------------------------------------------------
+
+    async def labels_of_space(self, space: SpaceInfo) -> Labels:
+        """Labels of a space's pages in bulk: the labels in use, then each label's pages."""
+        if space.id not in self._space_labels:
+            labels = await self._labels_in_use(space)
+            self._space_labels[space.id] = await self._pages_by_label(space, labels)
+        return self._space_labels[space.id]
+
+    async def labels_for(self, space: SpaceInfo, page_ids: list[str]) -> Labels:
+        """Labels of some pages of a space, by whichever costs fewer requests: one request per
+        page, or the space's labels in use and one request per label."""
+        if space.id in self._space_labels:
+            return self._space_labels[space.id]
+        if len(page_ids) == 1:
+            return {page_ids[0]: await self._labels_of_page(page_ids[0])}
+        labels = await self._labels_in_use(space)
+        if len(labels) >= len(page_ids):
+            found = await asyncio.gather(*(self._labels_of_page(i) for i in page_ids))
+            return dict(zip(page_ids, found, strict=True))
+        self._space_labels[space.id] = await self._pages_by_label(space, labels)
+        return self._space_labels[space.id]
+
+    async def labels_of_pages(self, pages: list[tuple[str, str]]) -> Labels:
+        """Labels of (space id, page id) pairs, space by space (see `labels_for`)."""
+        by_space: dict[str, list[str]] = {}
+        for space_id, page_id in pages:
+            by_space.setdefault(space_id, []).append(page_id)
+        labels: Labels = {}
+        for space_id, page_ids in by_space.items():
+            labels.update(await self.labels_for(await self.space_by_id(space_id), page_ids))
+        return labels
+
+    async def _labels_in_use(self, space: SpaceInfo) -> list[dict[str, Any]]:
+        path = f"{V2}/spaces/{space.id}/content/labels"
+        return [raw async for raw in self.client.paginate(path, {"limit": MAX_IDS})]
+
+    async def _pages_by_label(self, space: SpaceInfo, labels: list[dict[str, Any]]) -> Labels:
+        async def pages_of(label: dict[str, Any]) -> list[str]:
+            params = {"space-id": space.id, "limit": MAX_IDS}
+            path = f"{V2}/labels/{label['id']}/pages"
+            return [str(page["id"]) async for page in self.client.paginate(path, params)]
+
+        by_page: dict[str, list[str]] = {}
+        found = await asyncio.gather(*(pages_of(label) for label in labels))
+        for label, page_ids in zip(labels, found, strict=True):
+            for page_id in page_ids:
+                by_page.setdefault(page_id, []).append(str(label["name"]))
+        return {page_id: tuple(sorted(names)) for page_id, names in by_page.items()}
+
+    async def _labels_of_page(self, page_id: str) -> tuple[str, ...]:
+        path = f"{V2}/pages/{page_id}/labels"
+        names = [str(label["name"]) async for label in self.client.paginate(path, {"limit": 250})]
+        return tuple(sorted(names))
+
+    # ---- records ------------------------------------------------------------------------------
+
+    def record(self, raw: dict[str, Any], space: SpaceInfo, labels: Labels) -> PageRecord:
+        record = page_record(raw, space, self.ancestors_of(str(raw["id"])))
+        record.labels = labels.get(record.id, ())
+        return record
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
