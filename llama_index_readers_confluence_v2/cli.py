@@ -6,11 +6,13 @@ Secrets are read from a prompt or standard input, never from the command line.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +35,18 @@ def _clean_errors(command: F) -> F:
             raise click.ClickException(_one_line(error)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _summary_reports_skips() -> Iterator[None]:
+    """The summary lists every skip and failure: do not also log them while the run goes."""
+    report_log = logging.getLogger("llama_index_readers_confluence_v2.report")
+    before = report_log.propagate, report_log.disabled
+    report_log.propagate, report_log.disabled = False, True
+    try:
+        yield
+    finally:
+        report_log.propagate, report_log.disabled = before
 
 
 def _one_line(error: BaseException) -> str:
@@ -108,7 +122,7 @@ def demo(pages: int, space: str, target: str | None) -> None:
             api_gateway_url=emulator.gateway_url,
             auth_server_url=emulator.auth_url,
         )
-        with LocalCollection(path) as collection:
+        with LocalCollection(path) as collection, _summary_reports_skips():
             report = sync(
                 reader, collection, space_key=space, include_attachments=True, show_progress=True
             )
@@ -233,7 +247,8 @@ def ingest(
         "page_status": page_status,
     }
     target = _target(h2ogpte_address, collection_id, collection_path)
-    report = sync(reader, target, show_progress=sys.stderr.isatty(), **selection)
+    with _summary_reports_skips():
+        report = sync(reader, target, show_progress=sys.stderr.isatty(), **selection)
     where = (
         f"h2oGPTe collection {collection_id}"
         if h2ogpte_address

@@ -252,10 +252,12 @@ CONTENT_MODELS: dict[str, frozenset[str]] = {
     "ac:image": frozenset(["ri:*", "ac:caption"]),
     "ac:link": frozenset(["ri:*", "ac:link-body", "ac:plain-text-link-body"]),
     "ac:emoticon": frozenset(),
+    "time": frozenset(["#text"]),
     "ac:task-id": frozenset(["#text"]),
     "ac:task-uuid": frozenset(["#text"]),
     "ac:task-status": frozenset(["#text"]),
     "ac:task": frozenset(["ac:task-id", "ac:task-uuid", "ac:task-status", "ac:task-body"]),
+    "ac:task-list": frozenset(["ac:task"]),
     "ac:placeholder": frozenset(["#text"]),
     "ri:attachment": frozenset(["ri:page", "ri:blog-post", "ri:space"]),
 }

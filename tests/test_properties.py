@@ -127,6 +127,49 @@ def test_no_paragraph_loses_its_text(
             position = produced.index(word, position) + 1
 
 
+MALFORMED = [
+    # an unclosed macro (its end tag missing) swallows whatever follows it
+    '<ac:structured-macro ac:name="code"><ac:plain-text-body><![CDATA[x]]></ac:plain-text-body>{}',
+    '<ac:structured-macro ac:name="toc">{}',
+    '<ac:structured-macro ac:name="info"><ac:parameter ac:name="title">t{}',
+    '<ac:structured-macro ac:name="expand"><ac:rich-text-body>{}',
+    "<ac:structured-macro ac:name='status'><ac:parameter ac:name='title'>ok</ac:parameter>{}",
+    # unclosed inline tags and resource references
+    "<p><strong>bold {}",
+    "<p><em><a href='https://x.example'>link {}",
+    "<p><ac:image><ri:attachment ri:filename='a.png'>{}",
+    "<p><ac:link><ri:page ri:content-title='T'>{}",
+    "<p><ac:emoticon ac:name='smile'>{}",
+    "<p><time datetime='2026-01-01'>{}",
+    "<ac:task-list><ac:task><ac:task-status>incomplete{}",
+    # stray end tags
+    "</p></ac:structured-macro></div>{}</table>",
+    # macros nested in macros, the inner one unclosed
+    '<ac:structured-macro ac:name="expand"><ac:rich-text-body><ac:structured-macro ac:name="code">'
+    "<ac:plain-text-body><![CDATA[y]]></ac:plain-text-body>{}</ac:rich-text-body>"
+    "</ac:structured-macro>",
+]
+
+
+@FAST
+@given(
+    st.lists(st.tuples(words, st.sampled_from(INLINE)), min_size=1, max_size=4),
+    st.lists(st.sampled_from(MALFORMED), min_size=1, max_size=3),
+)
+def test_malformed_storage_loses_no_text(
+    paragraphs: list[tuple[list[str], str]], wrappers: list[str]
+) -> None:
+    """Every word written after (or inside) a malformed construct reaches the Markdown, in order."""
+    body = "".join("<p>" + wrap.format(" ".join(p)) + "</p>" for p, wrap in paragraphs)
+    for wrapper in wrappers:
+        body = wrapper.format(body)
+    produced = [w.lower() for w in WORD.findall(storage_to_markdown(body).markdown)]
+    position = 0
+    for word in (w.lower() for paragraph, _ in paragraphs for w in paragraph):
+        assert word in produced[position:], (word, body, produced)
+        position = produced.index(word, position) + 1
+
+
 # ---- URLs and tiny links ------------------------------------------------------------------------
 
 ids = st.integers(min_value=1, max_value=2**63 - 1)

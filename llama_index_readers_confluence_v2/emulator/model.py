@@ -252,6 +252,13 @@ class Site:
         page.version += 1
         page.modified_at = self.tick()
 
+    def label_page(self, page_id: str, *labels: str) -> None:
+        """Add labels to a page (as in Confluence, this does not bump its version)."""
+        page = self.contents[page_id]
+        page.labels = tuple(dict.fromkeys([*page.labels, *labels]))
+        for label in labels:
+            self.label_ids.setdefault(label, str(1000 + len(self.label_ids)))
+
     def delete_content(self, content_id: str) -> None:
         """Remove a page or folder; its children move up to its parent, as in Confluence."""
         content = self.contents.pop(content_id)
