@@ -454,12 +454,16 @@ class ConfluenceClient(HttpSession):
         except ConfluenceError:
             return False
         probe = f"{self.gateway_url}/ex/confluence/{cloud_id}/wiki/api/v2/spaces"
-        self._use_gateway, self.cloud_id = True, cloud_id
-        response = await self.send("GET", probe, params={"limit": 1})
-        if response.status_code != 200:
-            self._use_gateway = False
+
+        async def once(attempt: int) -> httpx.Response | _Again:
+            request = self._http.build_request("GET", probe, params={"limit": 1})
+            request.headers["Authorization"] = credential.authorization()
+            return await self._send_once(request, attempt)
+
+        if (await self._retrying(once)).status_code != 200:
             return False
         logger.info("the site refused the token and the gateway took it: a scoped API token")
+        self.cloud_id, self._use_gateway = cloud_id, True
         return True
 
     def _raise_for_status(self, response: httpx.Response, path: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import random
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +15,8 @@ import pytest
 from llama_index_readers_confluence_v2.emulator import Emulator, Site, populate_space
 from llama_index_readers_confluence_v2.emulator.generator import USERS
 
-from .conftest import api_client
+from .conftest import api_client, make_reader
+from .sites import wide_space
 
 
 def site_with_space(pages: int) -> tuple[Site, str]:
@@ -104,10 +107,39 @@ async def test_cursors_are_opaque_and_carry_the_original_query(emulator: Emulato
         garbage = await client.get(
             f"/wiki/api/v2/spaces/{space.id}/pages", params={"cursor": "not-a-cursor"}
         )
-    query = parse_qs(urlsplit(body["_links"]["next"]).query)
+    next_link = body["_links"]["next"]
+    query = parse_qs(urlsplit(next_link).query)
     assert query["limit"] == ["2"] and query["body-format"] == ["storage"]
-    assert not query["cursor"][0].isdigit()
+    assert urlsplit(next_link).query.startswith("cursor=")  # first here, as real ones are
+    cursor = json.loads(base64.b64decode(query["cursor"][0]))  # the real encoding
+    last = body["results"][-1]["id"]
+    assert cursor == {"id": last, "contentOrder": "id", "contentOrderValue": int(last)}
     assert garbage.status_code == 400
+
+
+def test_the_reader_follows_next_links_exactly_as_written() -> None:
+    emulator = wide_space(1000, folders=0)
+    make_reader(emulator).load_data(space_key="BIG")
+    listings = [e.raw_query for e in emulator.log if e.path.endswith("/pages")]
+    assert len(listings) == 4
+    for raw in listings[1:]:  # cursor first, as the next link had it; nothing re-escaped
+        assert raw.startswith("cursor=") and "%" not in raw, raw
+
+
+async def test_cursor_padding_stays_raw_in_next_links() -> None:
+    site, space_id = site_with_space(40)
+    for number in range(30):
+        site.add_content(site.spaces[space_id], f"Long id {number}", content_id=str(10**9 + number))
+    emulator = Emulator(site)
+    padded = []
+    async with api_client(emulator) as client:
+        url: str | None = f"/wiki/api/v2/spaces/{space_id}/pages?limit=1"
+        while url:
+            body = (await client.get(url)).json()
+            url = body["_links"].get("next")
+            if url and "=&" in url.replace("cursor=", "", 1) + "&":
+                padded.append(url)
+    assert padded and all("%3D" not in link for link in padded)
 
 
 async def test_array_parameters_accept_commas_and_repeats(emulator: Emulator) -> None:

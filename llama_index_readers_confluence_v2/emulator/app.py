@@ -134,6 +134,7 @@ class EmulatorApp:
             query=dict(request.query_params),
             auth=_auth_kind(request.headers.get("authorization", "")),
             has_authorization="authorization" in request.headers,
+            raw_query=scope.get("query_string", b"").decode("latin-1"),
         )
         self.log.append(entry)
         if self.faults.latency:

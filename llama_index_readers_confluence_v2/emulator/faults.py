@@ -44,6 +44,7 @@ class LoggedRequest:
     auth: str  # "basic" | "scoped" | "bearer" | "none" | "invalid" | "token" (media)
     has_authorization: bool
     status: int = 0
+    raw_query: str = ""  # the query string exactly as it arrived
 
 
 @dataclass
