@@ -21,6 +21,7 @@ from .errors import (
     BadArgumentError,
     BadURLError,
     ConfluenceError,
+    FileRejected,
     H2OGPTeIngestError,
     ImageRejected,
     InvalidRequestError,
@@ -31,6 +32,7 @@ from .errors import (
     TransportError,
     UnknownArgumentError,
 )
+from .files import AttachmentInfo
 from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
 from .reader import ConfluenceReader
 from .report import Change, Failure, ImportReport, PageRemoval, PageUnchanged, PageUpsert
@@ -55,6 +57,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AttachmentInfo",
     "AuthError",
     "BadArgumentError",
     "BadURLError",
@@ -67,6 +70,7 @@ __all__ = [
     "CredentialStore",
     "DEFAULT_SCOPES",
     "Failure",
+    "FileRejected",
     "H2OGPTeCollection",
     "H2OGPTeIngestError",
     "ImageRejected",

@@ -1,14 +1,33 @@
-"""Embedded images of a page: resolve `ac:image` references, download, check (one page at a time)."""
+"""A page's attachments: the images embedded in it, and its attached files (one page at a time).
+
+Images are resolved from the body's `ac:image` references, downloaded and checked. Files are
+everything else attached: each is offered to `attachment_filter` (and the incumbent's
+`process_attachment_callback`) before anything is downloaded, downloaded under a byte cap,
+checked (zip bombs), and parsed: text and HTML in a thread, PDF and Office files in worker
+processes with a time limit, readers given in `file_extractor` in a thread.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .client import ConfluenceClient
-from .errors import ConfluenceError, ImageRejected, NotFoundError, OversizedError
+from .errors import ConfluenceError, FileRejected, ImageRejected, NotFoundError, OversizedError
+from .files import (
+    ARCHIVE_SUFFIXES,
+    DEFAULT_MAX_FILE_BYTES,
+    FILE_READERS,
+    AttachmentInfo,
+    ParserPool,
+    check_archive,
+    has_parser,
+    parse_builtin,
+    parse_with_reader,
+)
 from .images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -51,11 +70,18 @@ async def fetch_page_images(
     page_id: str,
     references: tuple[ImageReference, ...],
     settings: ImageSettings,
+    listing: list[dict[str, Any]] | None = None,
 ) -> list[FetchedImage | SkippedImage]:
-    """Every referenced image of the page, in reference order: fetched, or skipped with a reason."""
+    """Every referenced image of the page, in reference order: fetched, or skipped with a reason.
+    `listing` is the page's attachments when already listed."""
     if not references:
         return []
-    attachments = await _attachments_by_name(client, page_id, references)
+    attachments: dict[str, dict[str, Any]] = {}
+    if listing is not None:
+        for attachment in listing:
+            attachments.setdefault(str(attachment.get("title")), attachment)
+    else:
+        attachments = await _attachments_by_name(client, page_id, references)
     return list(
         await asyncio.gather(
             *(
@@ -115,3 +141,94 @@ async def _fetch_one(
     except ConfluenceError as exc:
         return SkippedImage(reference, attachment_id, f"download failed: {exc}")
     return FetchedImage(reference, attachment_id, checked)
+
+
+async def list_attachments(client: ConfluenceClient, page_id: str) -> list[dict[str, Any]]:
+    """Every current attachment of a page, 250 a request."""
+    params = {"limit": 250}
+    return [item async for item in client.paginate(f"{V2}/pages/{page_id}/attachments", params)]
+
+
+# ---- attached files -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    attachment_filter: Callable[[AttachmentInfo], bool] | None = None
+    file_extractor: Mapping[str, Any] = field(default_factory=dict)
+    process_attachment_callback: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    info: AttachmentInfo
+    text: str
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    info: AttachmentInfo
+    reason: str
+
+
+def attachment_info(raw: dict[str, Any], page_id: str, page_title: str) -> AttachmentInfo:
+    size = raw.get("fileSize")
+    version = (raw.get("version") or {}).get("number")
+    return AttachmentInfo(
+        attachment_id=str(raw["id"]),
+        file_name=str(raw.get("title") or ""),
+        media_type=str(raw.get("mediaType") or ""),
+        file_size=size if isinstance(size, int) else None,
+        version=version if isinstance(version, int) else None,
+        page_id=str(raw.get("pageId") or page_id),
+        page_title=page_title,
+    )
+
+
+def wanted(info: AttachmentInfo, settings: FileSettings) -> str | None:
+    """Why a file is left out before download, or None when it is to be fetched."""
+    if not has_parser(info.suffix, settings.file_extractor):
+        return f"no parser for {info.suffix or 'files without a suffix'} ({info.media_type or 'unknown type'})"
+    if settings.attachment_filter is not None and not settings.attachment_filter(info):
+        return "left out by attachment_filter"
+    callback = settings.process_attachment_callback
+    if callback is not None:
+        verdict = callback(info.media_type, info.file_size or 0, info.file_name)
+        allowed, reason = verdict if isinstance(verdict, tuple) else (bool(verdict), "")
+        if not allowed:
+            return f"left out by process_attachment_callback{': ' + reason if reason else ''}"
+    if info.file_size is not None and info.file_size > settings.max_bytes:
+        return f"{info.file_size:,} bytes is over the {settings.max_bytes:,}-byte cap"
+    return None
+
+
+async def fetch_file(
+    client: ConfluenceClient, info: AttachmentInfo, settings: FileSettings, pool: ParserPool
+) -> FetchedFile | SkippedFile:
+    """Download and parse one attached file; every failure becomes a reason, never text."""
+    try:
+        data = await client.download(info.page_id, info.attachment_id, settings.max_bytes)
+        text = await parse_file(info.suffix, data, settings, pool)
+    except OversizedError as exc:
+        return SkippedFile(info, str(exc))
+    except NotFoundError:
+        return SkippedFile(info, "the attachment vanished before it could be downloaded")
+    except FileRejected as exc:
+        return SkippedFile(info, str(exc))
+    except ConfluenceError as exc:
+        return SkippedFile(info, f"download failed: {exc}")
+    if not text.strip():
+        return SkippedFile(info, "no text to extract (a scan without a text layer?)")
+    return FetchedFile(info, text)
+
+
+async def parse_file(suffix: str, data: bytes, settings: FileSettings, pool: ParserPool) -> str:
+    if suffix in ARCHIVE_SUFFIXES:
+        check_archive(data)
+    reader = settings.file_extractor.get(suffix)
+    if reader is not None:
+        return await asyncio.to_thread(parse_with_reader, reader, suffix, data)
+    if suffix in FILE_READERS:
+        return await pool.parse(suffix, data)
+    return await asyncio.to_thread(parse_builtin, suffix, data)

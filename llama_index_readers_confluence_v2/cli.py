@@ -100,7 +100,7 @@ def main(
 )
 @_clean_errors
 def demo(pages: int, space: str, target: str | None) -> None:
-    """Run the bundled Confluence emulator and import a space with its images, offline."""
+    """Run the bundled Confluence emulator and import a space with its images and files, offline."""
     from .emulator import Emulator
     from .reader import ConfluenceReader
     from .sinks import LocalCollection
@@ -132,7 +132,10 @@ def demo(pages: int, space: str, target: str | None) -> None:
             ]
             hits = collection.search("incident runbook")
     click.echo(f"Imported space {space}: {report.summary()}, in {report.requests} API requests")
-    click.echo(f"Local collection {path}: {counts['pages']} pages, {counts['images']} images")
+    click.echo(
+        f"Local collection {path}: {counts['pages']} pages, {counts['images']} images, "
+        f"{counts['attachments']} attached files"
+    )
     for item in paths:
         click.echo(f"  {item}")
     _print_skips(report)
@@ -184,7 +187,10 @@ def browse(
     "--children/--no-children", default=True, show_default=True, help="Include sub-pages of pages."
 )
 @click.option(
-    "--images/--no-images", default=True, show_default=True, help="Import embedded images."
+    "--images/--no-images",
+    default=True,
+    show_default=True,
+    help="Import embedded images and attached files (PDF, Office, text).",
 )
 @click.option(
     "--to",
@@ -280,6 +286,8 @@ def _target(
 def _print_skips(report: Any) -> None:
     for skipped in report.skipped_images:
         click.echo(f"  skipped image on page {skipped.page_id}: {skipped.reason}")
+    for skipped in report.skipped:
+        click.echo(f"  skipped attachment on page {skipped.page_id}: {skipped.reason}")
 
 
 # ---- search -------------------------------------------------------------------------------------

@@ -128,6 +128,7 @@ def page_metadata(record: PageRecord, base_url: str) -> dict[str, Any]:
         "last_modified": record.last_modified,
         "author_id": record.author_id,
         "labels": ",".join(record.labels),
+        "content_type": "page",
         "source": "confluence",
     }
 
@@ -159,6 +160,7 @@ def image_document(
     """An embedded image, linked to its page (PARENT) and carrying the page's place in the tree."""
     page = page_metadata(record, base_url)
     metadata = {
+        "content_type": "image",
         "attachment_id": attachment_id,
         "file_name": file_name,
         "media_type": mimetype,
@@ -166,12 +168,7 @@ def image_document(
         "height": height,
         "alt": alt,
         "url": url,
-        "page_id": record.id,
-        "title": record.title,
-        "space_key": record.space.key,
-        "path": page["path"],
-        "page_url": page["url"],
-        "source": "confluence",
+        **_of_page(page),
     }
     return ImageDocument(
         id_=attachment_id,
@@ -182,9 +179,52 @@ def image_document(
         metadata=metadata,
         excluded_embed_metadata_keys=[*EXCLUDED_EMBED_KEYS, "page_url"],
         excluded_llm_metadata_keys=list(EXCLUDED_LLM_KEYS),
-        relationships={
-            NodeRelationship.PARENT: RelatedNodeInfo(
-                node_id=record.id, node_type=ObjectType.DOCUMENT
-            )
-        },
+        relationships=_child_of(record),
+    )
+
+
+def _of_page(page: dict[str, Any]) -> dict[str, Any]:
+    """What an image or attached file carries of its page."""
+    keys = ("page_id", "title", "space_key", "path")
+    return {**{key: page[key] for key in keys}, "page_url": page["url"], "source": "confluence"}
+
+
+def _child_of(record: PageRecord) -> dict[NodeRelationship, RelatedNodeInfo]:
+    return {
+        NodeRelationship.PARENT: RelatedNodeInfo(node_id=record.id, node_type=ObjectType.DOCUMENT)
+    }
+
+
+def attachment_document(
+    record: PageRecord,
+    base_url: str,
+    *,
+    attachment_id: str,
+    file_name: str,
+    media_type: str,
+    file_size: int | None,
+    version: int | None,
+    url: str,
+    text: str,
+) -> Document:
+    """An attached file's text, linked to its page (PARENT) and carrying the page's place."""
+    page = page_metadata(record, base_url)
+    metadata = {
+        "content_type": "attachment",
+        "attachment_id": attachment_id,
+        "file_name": file_name,
+        "media_type": media_type,
+        "file_size": file_size,
+        "version": version,
+        "url": url,
+        **_of_page(page),
+    }
+    heading = f'# {file_name}\n\nAttached to the page "{record.title}" ({page["path"]}).\n\n'
+    return Document(
+        id_=attachment_id,
+        text=heading + text.strip() + "\n",
+        metadata=metadata,
+        excluded_embed_metadata_keys=[*EXCLUDED_EMBED_KEYS, "page_url", "file_size"],
+        excluded_llm_metadata_keys=list(EXCLUDED_LLM_KEYS),
+        relationships=_child_of(record),
     )

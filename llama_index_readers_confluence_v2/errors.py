@@ -13,6 +13,7 @@
     ├── TransportError         the network failed after every retry, or a protocol fault
     ├── OversizedError         a download over its byte cap (reading stopped at the cap)
     ├── ImageRejected          an attachment that is not an acceptable image (also a ValueError)
+    ├── FileRejected           an attached file that cannot be parsed (the message is the reason)
     ├── H2OGPTeIngestError     h2oGPTe did not ingest what was sent
     └── InvalidRequestError    a request this package must never send (a bug: reported at once)
 
@@ -69,6 +70,10 @@ class OversizedError(ConfluenceError):
 
 class ImageRejected(ConfluenceError, ValueError):
     """Why an attachment did not become an ImageDocument (the message is the reason)."""
+
+
+class FileRejected(ConfluenceError, ValueError):
+    """Why an attached file did not become a Document (the message is the reason)."""
 
 
 class H2OGPTeIngestError(ConfluenceError):

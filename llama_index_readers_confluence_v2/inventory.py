@@ -7,19 +7,29 @@ the pages that changed (by id, 250 a request), and removes what left the scope.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from .attachments import list_attachments
 from .documents import PATH_SEPARATOR, PageRecord
 from .selection import LoadRequest
 from .tree import ANY_STATUS, SiteTree, id_batches
 from .walk import SpaceTarget, SubtreeTarget, Target, subtree_ids, targets
 
 
-def fingerprint(version: object, path: str) -> str:
-    """What must match for a stored page to count as unchanged: its version and its place."""
-    return f"{version}|{path}"
+def fingerprint(version: object, path: str, attachments: str = "") -> str:
+    """What must match for a stored page to count as unchanged: its version and its place, and
+    (when attachments are imported) its attachments, which change without the page's version."""
+    return f"{version}|{path}|{attachments}" if attachments else f"{version}|{path}"
+
+
+def attachments_digest(listing: list[dict[str, Any]]) -> str:
+    """The page's attachments as ids and versions: any file added, replaced or removed shows."""
+    state = sorted(f"{a.get('id')}:{(a.get('version') or {}).get('number')}" for a in listing)
+    return "files:" + hashlib.sha256(",".join(state).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -46,13 +56,25 @@ class Inventory:
         unique = [i for i in dict.fromkeys(ordered) if i in self._spaces_of]
         for space_id in {self._spaces_of[i] for i in unique}:
             await self.tree.space_by_id(space_id)
-        return [Listed(i, self._spaces_of[i], self._fingerprint(i)) for i in unique]
+        files = await self._attachment_digests(unique)
+        return [
+            Listed(i, self._spaces_of[i], self._fingerprint(i, files.get(i, ""))) for i in unique
+        ]
 
-    def _fingerprint(self, page_id: str) -> str:
+    async def _attachment_digests(self, page_ids: list[str]) -> dict[str, str]:
+        """With attachments asked for, each page's attachment listing (one request a page)."""
+        if not self.request.include_attachments:
+            return {}
+        listings = await asyncio.gather(*(list_attachments(self.tree.client, i) for i in page_ids))
+        return {
+            i: attachments_digest(listing) for i, listing in zip(page_ids, listings, strict=True)
+        }
+
+    def _fingerprint(self, page_id: str, files: str) -> str:
         node = self.tree.nodes[page_id]
         space = self.tree.spaces[self._spaces_of[page_id]]
         titles = [space.name, *(n.title for n in self.tree.ancestors_of(page_id)), node.title]
-        return fingerprint(self._versions.get(page_id), PATH_SEPARATOR.join(titles))
+        return fingerprint(self._versions.get(page_id), PATH_SEPARATOR.join(titles), files)
 
     async def _ids_of(self, target: Target) -> list[str]:
         if isinstance(target, SpaceTarget):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -16,20 +17,46 @@ from llama_index.core.schema import Document
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .attachments import FetchedImage, ImageSettings, fetch_page_images
+from .attachments import (
+    FetchedFile,
+    FetchedImage,
+    FileSettings,
+    ImageSettings,
+    SkippedFile,
+    attachment_info,
+    fetch_file,
+    fetch_page_images,
+    list_attachments,
+    wanted,
+)
 from .bridge import iterate_sync, run_sync
 from .browse import PageTree, SpaceSummary, list_spaces, page_tree
 from .client import DEFAULT_AUTH_SERVER_URL, DEFAULT_GATEWAY_URL, ConfluenceClient, RetryPolicy
 from .credential_store import CredentialStore
 from .credentials import ConfluenceCredential, OAuthCredential, credential_from_arguments
-from .documents import PageRecord, image_document, page_document
+from .documents import PageRecord, attachment_document, image_document, page_document
 from .errors import BadArgumentError, ConfluenceError
-from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
-from .inventory import Inventory, fingerprint
-from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
+from .files import (
+    DEFAULT_MAX_FILE_BYTES,
+    PARSE_TIMEOUT,
+    AttachmentInfo,
+    ParserPool,
+    parsers_of,
+)
+from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, is_image_type
+from .inventory import Inventory, attachments_digest, fingerprint
+from .markdown import (
+    ConversionContext,
+    ConvertedBody,
+    ImageReference,
+    attachment_url,
+    storage_to_markdown,
+)
 from .people import People
 from .report import Change, ImportReport, PageRemoval, PageUnchanged, PageUpsert
 from .selection import LoadRequest, parse_request, statuses
+from .selection import attachment_filter as selection_attachment_filter
+from .selection import file_extractor as selection_file_extractor
 from .selection import keywords as keywords_of
 from .tree import SiteTree
 from .urls import (
@@ -46,6 +73,8 @@ from .walk import Walker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# a page's images, its attached files, and the digest of its attachments (for sync)
+Attached = tuple[list[Document], list[Document], str]
 
 
 class ConfluenceReader(BaseReader):
@@ -82,6 +111,12 @@ class ConfluenceReader(BaseReader):
         image_max_bytes: int = DEFAULT_MAX_BYTES,
         image_max_pixels: int = DEFAULT_MAX_PIXELS,
         include_svg: bool = True,
+        attachment_filter: Callable[[AttachmentInfo], bool] | None = None,
+        file_extractor: Mapping[str, Any] | None = None,
+        custom_parsers: Mapping[Any, Any] | None = None,
+        process_attachment_callback: Callable[..., Any] | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        parse_timeout: float = PARSE_TIMEOUT,
     ) -> None:
         if not cloud:
             raise BadArgumentError(
@@ -127,6 +162,21 @@ class ConfluenceReader(BaseReader):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BadArgumentError(f"{name} must be a positive whole number")
         self.images = ImageSettings(image_max_bytes, image_max_pixels, bool(include_svg))
+        if (
+            isinstance(max_file_bytes, bool)
+            or not isinstance(max_file_bytes, int)
+            or max_file_bytes < 1
+        ):
+            raise BadArgumentError("max_file_bytes must be a positive whole number")
+        if not isinstance(parse_timeout, (int, float)) or parse_timeout <= 0:
+            raise BadArgumentError("parse_timeout must be a positive number of seconds")
+        self.files = FileSettings(
+            max_file_bytes,
+            selection_attachment_filter(attachment_filter),
+            {**parsers_of(custom_parsers), **(selection_file_extractor(file_extractor) or {})},
+            process_attachment_callback,
+        )
+        self.parse_timeout = float(parse_timeout)
         self.last_report = ImportReport()
 
     def __repr__(self) -> str:
@@ -169,8 +219,8 @@ class ConfluenceReader(BaseReader):
             if not isinstance(change, PageUpsert):
                 continue
             yield change.document
-            for image in change.images:
-                yield image
+            for attached in (*change.images, *change.attachments):
+                yield attached
             count += 1
             if request.max_num_results is not None and count >= request.max_num_results:
                 break
@@ -244,20 +294,23 @@ class ConfluenceReader(BaseReader):
         request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[PageUpsert]:
-        """Pages in order; the images of the next few pages download while earlier ones are yielded."""
-        window: collections.deque[
-            tuple[PageRecord, ConvertedBody, asyncio.Task[list[Document]] | None]
-        ]
+        """Pages in order; the attachments of the next few pages download (and parse) while
+        earlier pages are yielded."""
+        window: collections.deque[tuple[PageRecord, ConvertedBody, asyncio.Task[Attached] | None]]
         window = collections.deque()
         people = People(client)
+        files = self._file_settings(request)
+        pool = ParserPool(timeout=self.parse_timeout)
         try:
             async for record in records:
                 converted = self._convert(record, report, await people.learn(record.body))
                 if converted is None:
                     continue
                 fetch = None
-                if request.include_attachments and converted.images:
-                    fetch = asyncio.ensure_future(self._images(client, record, converted, report))
+                if request.include_attachments:
+                    fetch = asyncio.ensure_future(
+                        self._attachments(client, record, converted, report, files, pool)
+                    )
                 window.append((record, converted, fetch))
                 while window and (len(window) > self.max_concurrency * 2 or window[0][2] is None):
                     yield await self._upsert(*window.popleft(), known, report)
@@ -267,20 +320,29 @@ class ConfluenceReader(BaseReader):
             for _, _, fetch in window:
                 if fetch is not None:
                     fetch.cancel()
+            await pool.close()
+
+    def _file_settings(self, request: LoadRequest) -> FileSettings:
+        """The constructor's attachment options, with the call's own winning."""
+        return dataclasses.replace(
+            self.files,
+            attachment_filter=request.attachment_filter or self.files.attachment_filter,
+            file_extractor={**self.files.file_extractor, **(request.file_extractor or {})},
+        )
 
     async def _upsert(
         self,
         record: PageRecord,
         converted: ConvertedBody,
-        fetch: asyncio.Task[list[Document]] | None,
+        fetch: asyncio.Task[Attached] | None,
         known: Mapping[str, str],
         report: ImportReport,
     ) -> PageUpsert:
         report.pages += 1
         document = page_document(record, converted.markdown, self.base_url)
-        images = await fetch if fetch is not None else []
-        footprint = fingerprint(record.version, document.metadata["path"])
-        return PageUpsert(document, images, footprint, record.id not in known)
+        images, files, digest = await fetch if fetch is not None else ([], [], "")
+        footprint = fingerprint(record.version, document.metadata["path"], digest)
+        return PageUpsert(document, images, footprint, record.id not in known, files)
 
     def _convert(
         self, record: PageRecord, report: ImportReport, names: Mapping[str, str] | None = None
@@ -296,14 +358,15 @@ class ConfluenceReader(BaseReader):
         self,
         client: ConfluenceClient,
         record: PageRecord,
-        converted: ConvertedBody,
+        references: tuple[ImageReference, ...],
         report: ImportReport,
+        listing: list[dict[str, Any]],
     ) -> list[Document]:
         fresh = tuple(
-            ref for ref in converted.images if (record.id, ref.file_name) not in report.seen_images
+            ref for ref in references if (record.id, ref.file_name) not in report.seen_images
         )
         documents: list[Document] = []
-        for outcome in await fetch_page_images(client, record.id, fresh, self.images):
+        for outcome in await fetch_page_images(client, record.id, fresh, self.images, listing):
             report.seen_images.add((record.id, outcome.reference.file_name))
             if not isinstance(outcome, FetchedImage):
                 reason = f"{outcome.reference.file_name}: {outcome.reason}"
@@ -325,6 +388,64 @@ class ConfluenceReader(BaseReader):
                 )
             )
         return documents
+
+    async def _attachments(
+        self,
+        client: ConfluenceClient,
+        record: PageRecord,
+        converted: ConvertedBody,
+        report: ImportReport,
+        files: FileSettings,
+        pool: ParserPool,
+    ) -> Attached:
+        """The page's embedded images, and its other attachments that have a parser."""
+        listing = await list_attachments(client, record.id)
+        embedded = {reference.file_name for reference in converted.images}
+        taken_in: list[ImageReference] = []
+        fetching: list[AttachmentInfo] = []
+        for raw in listing:
+            info = attachment_info(raw, record.id, record.title)
+            if info.file_name in embedded:
+                continue
+            if is_image_type(info.media_type):
+                if files.attachment_filter is not None and files.attachment_filter(info):
+                    url = attachment_url(self.base_url, record.id, info.file_name)
+                    taken_in.append(ImageReference(info.file_name, "", url))
+                else:
+                    report.skip(record.id, f"{info.file_name}: not embedded", info.attachment_id)
+                continue
+            reason = wanted(info, files)
+            if reason is None:
+                fetching.append(info)
+            else:
+                report.skip(record.id, f"{info.file_name}: {reason}", info.attachment_id)
+        references = (*converted.images, *taken_in)
+        images = await self._images(client, record, references, report, listing)
+        documents: list[Document] = []
+        for outcome in await asyncio.gather(
+            *(fetch_file(client, i, files, pool) for i in fetching)
+        ):
+            if isinstance(outcome, SkippedFile):
+                reason = f"{outcome.info.file_name}: {outcome.reason}"
+                report.skip(record.id, reason, outcome.info.attachment_id)
+                continue
+            report.attachments += 1
+            documents.append(self._file_document(record, outcome))
+        return images, documents, attachments_digest(listing)
+
+    def _file_document(self, record: PageRecord, outcome: FetchedFile) -> Document:
+        info = outcome.info
+        return attachment_document(
+            record,
+            self.base_url,
+            attachment_id=info.attachment_id,
+            file_name=info.file_name,
+            media_type=info.media_type,
+            file_size=info.file_size,
+            version=info.version,
+            url=attachment_url(self.base_url, record.id, info.file_name),
+            text=outcome.text,
+        )
 
     def _fail(self, report: ImportReport, page_id: str, reason: str) -> None:
         report.fail(page_id, reason)

@@ -27,9 +27,11 @@ class ImportReport:
 
     pages: int = 0
     images: int = 0
+    attachments: int = 0
     unchanged: int = 0
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
+    skipped: list[Failure] = field(default_factory=list)  # attached files left out, and why
     requests: int = 0
     seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
@@ -47,15 +49,20 @@ class ImportReport:
         self.skipped_images.append(Failure(page_id, reason, attachment_id))
         logger.warning("skipped image on page %s: %s", page_id, reason)
 
+    def skip(self, page_id: str, reason: str, attachment_id: str | None) -> None:
+        self.skipped.append(Failure(page_id, reason, attachment_id))
+        logger.info("skipped attachment on page %s: %s", page_id, reason)
+
 
 @dataclass
 class PageUpsert:
-    """A new or changed page, with its images and the fingerprint to store."""
+    """A new or changed page, with its images and attached files, and the fingerprint to store."""
 
     document: Document
     images: list[Document]
     fingerprint: str
     is_new: bool
+    attachments: list[Document] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

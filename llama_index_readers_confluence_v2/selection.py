@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,9 @@ SCOPE_ARGUMENTS = (
     "space_filter",
     "page_status",
 )
-ARGUMENTS = (*SCOPE_ARGUMENTS, "max_num_results", "show_progress")
+# the call's value wins over the constructor's
+ATTACHMENT_ARGUMENTS = ("attachment_filter", "file_extractor")
+ARGUMENTS = (*SCOPE_ARGUMENTS, "max_num_results", "show_progress", *ATTACHMENT_ARGUMENTS)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class LoadRequest:
     max_num_results: int | None = None
     show_progress: bool = False
     scope_arguments: tuple[tuple[str, Any], ...] = ()
+    attachment_filter: Callable[[Any], bool] | None = None
+    file_extractor: Mapping[str, Any] | None = None
 
     def scope(self, base_url: str) -> tuple[str, str]:
         """A stable key for what is selected (what deletions are computed against), and its
@@ -79,6 +83,8 @@ def parse_request(
         max_num_results=_max_results(given.get("max_num_results")),
         show_progress=bool(given.get("show_progress", False)),
         scope_arguments=_scope_arguments(given),
+        attachment_filter=attachment_filter(given.get("attachment_filter")),
+        file_extractor=file_extractor(given.get("file_extractor")),
     )
 
 
@@ -153,6 +159,28 @@ def keywords(space_filter: str | Iterable[str] | None) -> tuple[str, ...]:
         return ()
     values = [space_filter] if isinstance(space_filter, str) else list(space_filter)
     return tuple(str(value).strip() for value in values if str(value).strip())
+
+
+def attachment_filter(value: Any) -> Callable[[Any], bool] | None:
+    if value is not None and not callable(value):
+        raise BadArgumentError("attachment_filter takes a function of an AttachmentInfo -> bool")
+    return value  # type: ignore[no-any-return]
+
+
+def file_extractor(value: Any) -> dict[str, Any] | None:
+    """`{".pdf": SomeReader()}`: suffixes lower-cased, with their dot, as SimpleDirectoryReader."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BadArgumentError('file_extractor takes a dict such as {".pdf": PDFReader()}')
+    extractor: dict[str, Any] = {}
+    for suffix, reader in value.items():
+        key = str(suffix).lower()
+        key = key if key.startswith(".") else f".{key}"
+        if not hasattr(reader, "load_data"):
+            raise BadArgumentError(f"file_extractor[{suffix!r}] must be a reader with load_data()")
+        extractor[key] = reader
+    return extractor
 
 
 def _max_results(value: Any) -> int | None:

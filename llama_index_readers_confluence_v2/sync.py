@@ -40,15 +40,18 @@ class SyncReport:
     deleted: int = 0
     unchanged: int = 0
     images: int = 0
+    attachments: int = 0
     requests: int = 0
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
+    skipped: list[Failure] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.added} added, {self.updated} updated, {self.deleted} deleted, "
-            f"{self.unchanged} unchanged, {self.images} images, {len(self.failures)} failed, "
-            f"{len(self.skipped_images)} images skipped"
+            f"{self.unchanged} unchanged, {self.images} images, {self.attachments} attached files, "
+            f"{len(self.failures)} failed, {len(self.skipped_images)} images skipped, "
+            f"{len(self.skipped)} attachments skipped"
         )
 
 
@@ -69,8 +72,10 @@ def sync(
     )
     for change in changes:
         if isinstance(change, PageUpsert):
-            target.upsert(scope, change.document, change.images, change.fingerprint)
+            attached = [*change.images, *change.attachments]
+            target.upsert(scope, change.document, attached, change.fingerprint)
             report.images += len(change.images)
+            report.attachments += len(change.attachments)
             if change.is_new:
                 report.added += 1
             else:
@@ -83,4 +88,5 @@ def sync(
     report.requests = import_report.requests
     report.failures = list(import_report.failures)
     report.skipped_images = list(import_report.skipped_images)
+    report.skipped = list(import_report.skipped)
     return report

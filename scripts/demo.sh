@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[emulator]'
+.venv/bin/python -m pip install --quiet -e '.[emulator,files]'
 .venv/bin/confluence-v2 demo "$@"

@@ -49,7 +49,10 @@ def test_demo_imports_offline_and_searches(tmp_path: Path) -> None:
     result = run(["demo", "--pages", "80", "--to", str(tmp_path / "demo.sqlite")])
     assert result.exit_code == 0, result.output
     assert re.search(r"Imported space DOCS: \d+ added, 0 updated, 0 deleted", result.output)
-    assert re.search(r"\d+ pages, [1-9]\d* images", result.output)
+    assert re.search(r"\d+ pages, [1-9]\d* images, [1-9]\d* attached files", result.output)
+    assert (
+        "skipped attachment on page" in result.output and "locked.pdf: encrypted" in result.output
+    )
     assert "Product Docs > Product Docs Home" in result.output
     assert 'Search "incident runbook":' in result.output
     assert "[incident]" in result.output.lower() or "[runbook]" in result.output.lower()

@@ -139,9 +139,11 @@ def test_fault_matrix(cell: Cell) -> None:
                 reader.load_data(include_attachments=True, **selection)
             return
         documents = reader.load_data(include_attachments=True, **selection)
-    pages = [d.id_ for d in documents if not isinstance(d, ImageDocument)]
+    pages = [d.id_ for d in documents if d.metadata["content_type"] == "page"]
     images = [d.id_ for d in documents if isinstance(d, ImageDocument)]
+    files = [d.id_ for d in documents if d.metadata["content_type"] == "attachment"]
     assert len(pages) == len(set(pages)) and len(images) == len(set(images))
+    assert len(files) == len(set(files))
     assert set(pages) == current_ids(emulator)
     report = reader.last_report
     assert len(report.failures) == cell.expect_failures, report.failures

@@ -141,15 +141,14 @@ def test_no_attachment_request_without_include_attachments(emulator: Emulator) -
     assert touched == []
 
 
-def test_pages_without_images_cost_no_attachment_listing(emulator: Emulator) -> None:
-    make_reader(emulator).load_data(space_key="HR", include_attachments=True)
-    pages_with_images = {
-        p
-        for p in emulator.site.page_attachments
-        if "<ac:image" in emulator.site.body_of(emulator.site.contents[p])
-    }
-    listed = {e.path.split("/")[-2] for e in emulator.log if e.path.endswith("/attachments")}
-    assert listed <= pages_with_images
+def test_each_page_costs_one_attachment_listing_and_only_when_asked(emulator: Emulator) -> None:
+    """Attached files are found only by listing: one request per page (images included)."""
+    make_reader(emulator).load_data(space_key="HR")
+    assert not [e for e in emulator.log if e.path.endswith("/attachments")]
+    documents = make_reader(emulator).load_data(space_key="HR", include_attachments=True)
+    pages = {d.id_ for d in documents if d.metadata["content_type"] == "page"}
+    listed = [e.path.split("/")[-2] for e in emulator.log if e.path.endswith("/attachments")]
+    assert sorted(listed) == sorted(pages)
 
 
 def test_a_page_with_300_attachments_is_read_across_pagination() -> None:
@@ -169,7 +168,7 @@ def test_a_page_with_300_attachments_is_read_across_pagination() -> None:
     assert len([e for e in emulator.log if e.path.endswith("/attachments")]) == 2
 
 
-def test_a_single_image_is_looked_up_by_file_name() -> None:
+def test_a_single_image_comes_from_the_one_listing_of_the_page() -> None:
     site, author = empty_site()
     space = site.add_space("ONE", "One", author_id=author)
     page = site.add_content(
@@ -177,9 +176,9 @@ def test_a_single_image_is_looked_up_by_file_name() -> None:
     )
     site.add_attachment(page, "a.png", "image/png", "png")
     emulator = Emulator(site)
-    make_reader(emulator).load_data(space_key="ONE", include_attachments=True)
-    listing = next(e for e in emulator.log if e.path.endswith("/attachments"))
-    assert listing.query["filename"] == "a.png"
+    documents = make_reader(emulator).load_data(space_key="ONE", include_attachments=True)
+    assert [d.metadata.get("file_name") for d in documents[1:]] == ["a.png"]
+    assert len([e for e in emulator.log if e.path.endswith("/attachments")]) == 1
 
 
 def test_the_byte_cap_is_enforced_while_reading_even_when_the_size_is_understated() -> None:

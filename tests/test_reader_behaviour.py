@@ -275,6 +275,7 @@ def test_documents_follow_the_metadata_contract(emulator: Emulator) -> None:
         "last_modified",
         "author_id",
         "labels",
+        "content_type",
         "source",
     }
     assert metadata["source"] == "confluence" and metadata["version"] == 1

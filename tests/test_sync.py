@@ -76,7 +76,9 @@ def test_a_re_import_touches_exactly_the_changed_pages(emulator: Emulator, tmp_p
         third = sync(reader, collection, space_key="ENG", include_attachments=True)
         assert (third.added, third.updated, third.deleted) == (0, 0, 0)
         assert body_requests(emulator) == set()
-        assert not any("attachment" in e.path for e in emulator.log)
+        assert not any(e.path.endswith("/download") for e in emulator.log)  # nothing fetched
+        listings = [e for e in emulator.log if e.path.endswith("/attachments")]
+        assert len(listings) == len(current_ids(emulator, "ENG"))  # what noticing files costs
 
 
 def test_full_text_search_finds_pages_by_body_and_by_title(
@@ -315,3 +317,19 @@ def test_every_selection_kind_re_syncs_without_refetching(
         first.added,
     )
     assert body_requests(emulator) == set()
+
+
+def test_h2ogpte_receives_attached_files_with_their_metadata(
+    emulator: Emulator, h2o: H2OGPTeEmulator
+) -> None:
+    client = h2ogpte.H2OGPTE(address=h2o.address, api_key=h2o.api_key)
+    target = H2OGPTeCollection.create(client, "Files")
+    page_id = next(c.id for c in emulator.site.contents.values() if c.title == "Specs and Files")
+    report = sync(make_reader(emulator), target, page_ids=[page_id], include_attachments=True)
+    files = [
+        d for d in h2o.documents_in(target.collection_id) if d.metadata["kind"] == "attachment"
+    ]
+    assert report.attachments == len(files) == 8
+    spec = next(d for d in files if d.metadata["file_name"] == "spec.pdf")
+    assert spec.metadata["page_id"] == page_id and spec.metadata["media_type"] == "application/pdf"
+    assert spec.uri.endswith("/spec.pdf")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import random
 import zlib
+from collections.abc import Callable
 from functools import lru_cache
 
 from .model import Attachment, Content, Site, Space
@@ -186,7 +187,9 @@ def _build_showcase(site: Site, count: int, rng: random.Random) -> list[Content]
     gallery = site.add_content(space, "Image Gallery", home.id, body=GALLERY_BODY)
     _gallery_attachments(site, gallery)
     site.add_content(space, "Old Release Notes", home.id, status="archived")
-    made = [home, guide, big, gallery]
+    files = site.add_content(space, "Specs and Files", home.id, body=FILES_BODY)
+    add_files(site, files)
+    made = [home, guide, big, gallery, files]
     populated = populate_space_under(site, space, big, count - len(made) - 1, rng)
     return made + populated
 
@@ -205,6 +208,86 @@ def populate_space_under(
         if index < 6:
             parent = page
     return made
+
+
+FILES_BODY = (
+    "<p>The specification is attached.</p>"
+    '<ac:structured-macro ac:name="view-file"><ac:parameter ac:name="name">'
+    '<ri:attachment ri:filename="spec.pdf" /></ac:parameter></ac:structured-macro>'
+    '<p>See the <ac:link><ri:attachment ri:filename="plan.docx" />'
+    "<ac:plain-text-link-body><![CDATA[delivery plan]]></ac:plain-text-link-body></ac:link>.</p>"
+)
+# every kind of attached file: (file name, media type, emulator kind)
+FILE_KINDS = (
+    ("spec.pdf", "application/pdf", "pdf"),
+    (
+        "plan.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "docx",
+    ),
+    ("budget.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    (
+        "roadmap.pptx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "pptx",
+    ),
+    ("export.csv", "text/csv", "csv"),
+    ("notes.html", "text/html", "html"),
+    ("changelog.md", "text/markdown", "markdown"),
+    ("readme-files.txt", "text/plain", "plain"),
+    ("scan.pdf", "application/pdf", "scanned-pdf"),
+    ("locked.pdf", "application/pdf", "encrypted-pdf"),
+    ("damaged.pdf", "application/pdf", "corrupt-pdf"),
+    (
+        "bomb.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "zip-bomb",
+    ),
+    ("archive.zip", "application/zip", "zip"),
+    ("old-screenshot.png", "image/png", "png"),
+)
+FILE_WORDS = {
+    "pdf": "The specification requires quarterly encryption audits",
+    "docx": "The delivery plan schedules the migration for April",
+    "xlsx": "budget line hosting amount 1200",
+    "pptx": "Roadmap: launch the mobile app in March",
+    "csv": "region,revenue\nnorth,510\nsouth,420\n",
+    "html": "<html><body><h1>Meeting notes</h1><p>Decided to adopt PostgreSQL.</p></body></html>",
+    "markdown": "# Changelog\n\n- Added single sign-on\n",
+    "plain": "Plain text readme: run the installer twice.\n",
+}
+
+
+def add_files(site: Site, page: Content) -> None:
+    """Attach one file of every kind to `page` (spec.pdf and plan.docx are referenced in the
+    default files body; the rest are merely attached)."""
+    for file_name, media_type, kind in FILE_KINDS:
+        site.add_attachment(page, file_name, media_type, kind)
+
+
+def file_bytes(kind: str) -> bytes | None:
+    """The bytes of an attached file of `kind`; None for kinds that are not files."""
+    from . import documents
+
+    words = FILE_WORDS.get(kind, "")
+    made: dict[str, Callable[[], bytes]] = {
+        "pdf": lambda: documents.make_pdf([[words], ["Appendix: retention is seven years"]]),
+        "docx": lambda: documents.make_docx(["Delivery plan", words]),
+        "xlsx": lambda: documents.make_xlsx([["budget line", "amount"], ["hosting", "1200"]]),
+        "pptx": lambda: documents.make_pptx(["Roadmap", words]),
+        "scanned-pdf": lambda: documents.make_pdf([[""]], drawing_only=True),
+        "encrypted-pdf": lambda: documents.make_pdf([["secret salaries"]], encrypted=True),
+        "corrupt-pdf": lambda: b"%PDF-1.7\n" + bytes(range(256)) * 4,
+        "zip-bomb": documents.make_zip_bomb,
+        "zip": lambda: documents.make_docx(["not an office file"]),
+        "pdf-1mb": lambda: documents.make_pdf([[FILE_WORDS["pdf"]]], pad_to=1_000_000),
+        "docx-200kb": lambda: documents.make_docx(
+            ["Delivery plan", FILE_WORDS["docx"]], pad_to=200_000
+        ),
+    }
+    if kind in made:
+        return made[kind]()
+    return words.encode() if kind in FILE_WORDS else None
 
 
 def _gallery_attachments(site: Site, page: Content) -> None:
@@ -300,7 +383,15 @@ def page_body(content: Content, site: Site, seed: int) -> str:
 def attachment_bytes(attachment: Attachment) -> bytes:
     if attachment.kind == "oversized":
         return _oversized()
+    made = _file_bytes_cached(attachment.kind)
+    if made is not None:
+        return made
     return _made_bytes(attachment.kind, int(attachment.id[3:]) % 8)
+
+
+@lru_cache(maxsize=32)
+def _file_bytes_cached(kind: str) -> bytes | None:
+    return file_bytes(kind)
 
 
 @lru_cache(maxsize=64)

@@ -100,8 +100,20 @@ class H2OGPTeCollection:
         )
         uploads.append(upload_id)
         metadata[upload_id] = page_meta
-        for image in images:
-            assert isinstance(image, ImageDocument)
+        for attached in images:
+            if not isinstance(attached, ImageDocument):
+                name = _file_name(attached.metadata.get("file_name", ""), attached.id_, "md")
+                upload_id = self._upload(name, attached.text.encode(), attached.metadata["url"])
+                uploads.append(upload_id)
+                metadata[upload_id] = {
+                    **self._base(scope, page),
+                    "kind": "attachment",
+                    "attachment_id": attached.id_,
+                    "file_name": attached.metadata.get("file_name"),
+                    "media_type": attached.metadata.get("media_type"),
+                }
+                continue
+            image = attached
             data = base64.b64decode(image.image or "")
             name = f"{image.id_}-{image.metadata.get('file_name', 'image')}"
             upload_id = self._upload(name, data, image.metadata.get("url", ""))

@@ -22,7 +22,7 @@ from ..errors import BadArgumentError, ConfluenceError
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,              -- 'page' or 'image'
+    kind TEXT NOT NULL,              -- 'page', 'image' or 'attachment'
     page_id TEXT NOT NULL,
     title TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -115,8 +115,11 @@ class LocalCollection:
                 "INSERT INTO pages_fts (page_id, title, path, text) VALUES (?, ?, ?, ?)",
                 (page_id, page.metadata.get("title", ""), page.metadata.get("path", ""), page.text),
             )
-            for image in images:
-                assert isinstance(image, ImageDocument)
+            for attached in images:
+                if not isinstance(attached, ImageDocument):
+                    self._insert_attachment(db, page_id, attached)
+                    continue
+                image = attached
                 db.execute(
                     "INSERT OR REPLACE INTO documents VALUES (?, 'image', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -133,6 +136,30 @@ class LocalCollection:
                 "INSERT OR REPLACE INTO scope_pages VALUES (?, ?, ?)", (scope, page_id, fingerprint)
             )
 
+    @staticmethod
+    def _insert_attachment(db: sqlite3.Connection, page_id: str, document: Document) -> None:
+        """An attached file's text: stored with its page, searchable like a page, and titled by
+        its file name and its page's title."""
+        title = f"{document.metadata.get('file_name', '')} ({document.metadata.get('title', '')})"
+        _, path, url, space_key = _columns(document)
+        db.execute(
+            "INSERT OR REPLACE INTO documents VALUES (?, 'attachment', ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            (
+                document.id_,
+                page_id,
+                title,
+                path,
+                url,
+                space_key,
+                document.text,
+                json.dumps(document.metadata),
+            ),
+        )
+        db.execute(
+            "INSERT INTO pages_fts (page_id, title, path, text) VALUES (?, ?, ?, ?)",
+            (document.id_, title, document.metadata.get("path", ""), document.text),
+        )
+
     def remove(self, scope: str, page_id: str) -> None:
         """Drop a page from the scope; its documents go when no other scope holds it."""
         with self._transaction() as db:
@@ -148,8 +175,12 @@ class LocalCollection:
 
     @staticmethod
     def _delete_documents(db: sqlite3.Connection, page_id: str) -> None:
-        db.execute("DELETE FROM documents WHERE page_id = ?", (page_id,))
+        db.execute(
+            "DELETE FROM pages_fts WHERE page_id IN (SELECT id FROM documents WHERE page_id = ?)",
+            (page_id,),
+        )
         db.execute("DELETE FROM pages_fts WHERE page_id = ?", (page_id,))
+        db.execute("DELETE FROM documents WHERE page_id = ?", (page_id,))
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
@@ -175,7 +206,11 @@ class LocalCollection:
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT kind, COUNT(*) FROM documents GROUP BY kind").fetchall()
         found = dict(rows)
-        return {"pages": found.get("page", 0), "images": found.get("image", 0)}
+        return {
+            "pages": found.get("page", 0),
+            "images": found.get("image", 0),
+            "attachments": found.get("attachment", 0),
+        }
 
     def documents(self, kind: str = "page") -> Iterator[Document]:
         """The stored documents, as LlamaIndex documents again."""
