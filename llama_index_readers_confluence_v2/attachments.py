@@ -38,6 +38,7 @@ from .images import (
 from .markdown import ImageReference
 
 V2 = "/wiki/api/v2"
+CQL_SEARCH = "/wiki/rest/api/content/search"
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,64 @@ async def list_attachments(client: ConfluenceClient, page_id: str) -> list[dict[
     """Every current attachment of a page, 250 a request."""
     params = {"limit": 250}
     return [item async for item in client.paginate(f"{V2}/pages/{page_id}/attachments", params)]
+
+
+class AttachmentListings:
+    """Where a page's attachments are learnt, whichever costs fewer requests.
+
+    Pages of a space imported whole (a space or site selection): one CQL search of the space's
+    attachments, 200 a request, shared by all its pages (a 2,000-page space with 400 files: 2
+    requests instead of 2,000). Pages selected one by one or as subtrees: each page's own
+    listing, 250 a request.
+    """
+
+    def __init__(self, client: ConfluenceClient, whole_spaces: Callable[[str], bool]) -> None:
+        self.client = client
+        self.whole_spaces = whole_spaces
+        self._by_space: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def of_page(self, page_id: str, space_key: str) -> list[dict[str, Any]]:
+        if not self.whole_spaces(space_key):
+            return await list_attachments(self.client, page_id)
+        lock = self._locks.setdefault(space_key, asyncio.Lock())
+        async with lock:
+            if space_key not in self._by_space:
+                self._by_space[space_key] = await space_attachments(self.client, space_key)
+        return self._by_space[space_key].get(page_id, [])
+
+
+async def space_attachments(
+    client: ConfluenceClient, space_key: str
+) -> dict[str, list[dict[str, Any]]]:
+    """A space's current attachments by page id, through v1 CQL search (200 a request)."""
+    quoted = space_key.replace("\\", "\\\\").replace('"', '\\"')
+    params = {"cql": f'type = attachment and space = "{quoted}"', "expand": "container,version"}
+    by_page: dict[str, list[dict[str, Any]]] = {}
+    async for raw in client.paginate(CQL_SEARCH, {**params, "limit": 200}):
+        attachment = _from_search(raw)
+        if attachment["pageId"]:
+            by_page.setdefault(attachment["pageId"], []).append(attachment)
+    return by_page
+
+
+def _from_search(raw: dict[str, Any]) -> dict[str, Any]:
+    """A v1 search hit in the v2 attachment shape the rest of this module reads."""
+    extensions = raw.get("extensions") or {}
+    container = raw.get("container") or {}
+    page_id = container.get("id")
+    if page_id is None:  # not expanded: the container link still names it
+        link = str((raw.get("_expandable") or {}).get("container") or "")
+        page_id = link.rsplit("/", 1)[-1] or None
+    media_type = extensions.get("mediaType") or (raw.get("metadata") or {}).get("mediaType")
+    return {
+        "id": str(raw["id"]),
+        "title": raw.get("title"),
+        "mediaType": media_type,
+        "fileSize": extensions.get("fileSize"),
+        "version": {"number": (raw.get("version") or {}).get("number")},
+        "pageId": None if page_id is None else str(page_id),
+    }
 
 
 # ---- attached files -----------------------------------------------------------------------------

@@ -541,6 +541,8 @@ class ConfluenceClient(HttpSession):
         next_path = parts.path
         if next_path.startswith("/ex/confluence/"):
             next_path = next_path[next_path.index("/wiki/") :]
+        if next_path.startswith("/rest/"):  # v1 links are relative to /wiki
+            next_path = "/wiki" + next_path
         if not next_path.startswith("/wiki/") or not parse_qs(parts.query).get("cursor"):
             raise ConfluenceError(f"the next-page link of {path} is not an API path: {next_path}")
         return f"{next_path}?{parts.query}"

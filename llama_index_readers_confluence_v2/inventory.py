@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from .attachments import list_attachments
+from .attachments import AttachmentListings
 from .documents import PATH_SEPARATOR, PageRecord
 from .selection import LoadRequest
 from .tree import ANY_STATUS, SiteTree, id_batches
@@ -42,9 +42,10 @@ class Listed:
 class Inventory:
     """Lists a request's pages without bodies, then fetches the bodies asked for."""
 
-    def __init__(self, tree: SiteTree, request: LoadRequest) -> None:
+    def __init__(self, tree: SiteTree, request: LoadRequest, listings: AttachmentListings) -> None:
         self.tree = tree
         self.request = request
+        self.listings = listings
         self.vanished: list[str] = []
         self._versions: dict[str, Any] = {}
         self._spaces_of: dict[str, str] = {}
@@ -62,10 +63,13 @@ class Inventory:
         ]
 
     async def _attachment_digests(self, page_ids: list[str]) -> dict[str, str]:
-        """With attachments asked for, each page's attachment listing (one request a page)."""
+        """With attachments asked for, each page's attachments (see AttachmentListings)."""
         if not self.request.include_attachments:
             return {}
-        listings = await asyncio.gather(*(list_attachments(self.tree.client, i) for i in page_ids))
+        keys = [self.tree.spaces[self._spaces_of[i]].key for i in page_ids]
+        listings = await asyncio.gather(
+            *(self.listings.of_page(i, key) for i, key in zip(page_ids, keys, strict=True))
+        )
         return {
             i: attachments_digest(listing) for i, listing in zip(page_ids, listings, strict=True)
         }

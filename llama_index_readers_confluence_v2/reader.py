@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .attachments import (
+    AttachmentListings,
     FetchedFile,
     FetchedImage,
     FileSettings,
@@ -26,7 +27,6 @@ from .attachments import (
     attachment_info,
     fetch_file,
     fetch_page_images,
-    list_attachments,
     wanted,
 )
 from .bridge import iterate_sync, run_sync
@@ -251,13 +251,14 @@ class ConfluenceReader(BaseReader):
             async with self._client() as client:
                 tree = SiteTree(client)
                 walker = Walker(tree, request)
-                inventory = Inventory(tree, request)
+                listings = AttachmentListings(client, lambda key: _listed_whole(request, key))
+                inventory = Inventory(tree, request, listings)
                 try:
                     if known:
-                        changes = self._changed(known, inventory, client, request, report)
+                        changes = self._changed(known, inventory, listings, request, report)
                     else:
                         records = walker.records()
-                        changes = self._upserts(client, records, known, request, report)
+                        changes = self._upserts(listings, records, known, request, report)
                     async for change in changes:
                         progress.update(1)
                         yield change
@@ -270,7 +271,7 @@ class ConfluenceReader(BaseReader):
         self,
         known: Mapping[str, str],
         inventory: Inventory,
-        client: ConfluenceClient,
+        listings: AttachmentListings,
         request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[Change]:
@@ -281,14 +282,14 @@ class ConfluenceReader(BaseReader):
                 report.unchanged += 1
                 yield PageUnchanged(item.id)
         records = inventory.records(changed)
-        async for change in self._upserts(client, records, known, request, report):
+        async for change in self._upserts(listings, records, known, request, report):
             yield change
         for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
             yield PageRemoval(page_id)
 
     async def _upserts(
         self,
-        client: ConfluenceClient,
+        listings: AttachmentListings,
         records: AsyncIterator[PageRecord],
         known: Mapping[str, str],
         request: LoadRequest,
@@ -298,6 +299,7 @@ class ConfluenceReader(BaseReader):
         earlier pages are yielded."""
         window: collections.deque[tuple[PageRecord, ConvertedBody, asyncio.Task[Attached] | None]]
         window = collections.deque()
+        client = listings.client
         people = People(client)
         files = self._file_settings(request)
         pool = ParserPool(timeout=self.parse_timeout)
@@ -309,7 +311,7 @@ class ConfluenceReader(BaseReader):
                 fetch = None
                 if request.include_attachments:
                     fetch = asyncio.ensure_future(
-                        self._attachments(client, record, converted, report, files, pool)
+                        self._attachments(listings, record, converted, report, files, pool)
                     )
                 window.append((record, converted, fetch))
                 while window and (len(window) > self.max_concurrency * 2 or window[0][2] is None):
@@ -391,7 +393,7 @@ class ConfluenceReader(BaseReader):
 
     async def _attachments(
         self,
-        client: ConfluenceClient,
+        listings: AttachmentListings,
         record: PageRecord,
         converted: ConvertedBody,
         report: ImportReport,
@@ -399,7 +401,8 @@ class ConfluenceReader(BaseReader):
         pool: ParserPool,
     ) -> Attached:
         """The page's embedded images, and its other attachments that have a parser."""
-        listing = await list_attachments(client, record.id)
+        client = listings.client
+        listing = await listings.of_page(record.id, record.space.key)
         embedded = {reference.file_name for reference in converted.images}
         taken_in: list[ImageReference] = []
         fetching: list[AttachmentInfo] = []
@@ -499,6 +502,12 @@ class ConfluenceReader(BaseReader):
     async def _with_tree(self, work: Callable[[SiteTree], Awaitable[T]]) -> T:
         async with self._client() as client:
             return await work(SiteTree(client))
+
+
+def _listed_whole(request: LoadRequest, space_key: str) -> bool:
+    """Attachments in bulk for a space imported whole, current pages only (CQL search lists
+    the attachments of current pages)."""
+    return request.statuses == ("current",) and request.imports_whole(space_key)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from typing import Any
 from .errors import BadArgumentError, UnknownArgumentError
 from .urls import (
     FolderSelection,
+    InstanceSelection,
     PageSelection,
     Selection,
     SpaceSelection,
@@ -58,6 +59,14 @@ class LoadRequest:
     scope_arguments: tuple[tuple[str, Any], ...] = ()
     attachment_filter: Callable[[Any], bool] | None = None
     file_extractor: Mapping[str, Any] | None = None
+
+    def imports_whole(self, space_key: str) -> bool:
+        """Whether every page of the space is selected (a space or site selection)."""
+        return any(
+            isinstance(selection, InstanceSelection)
+            or (isinstance(selection, SpaceSelection) and selection.space_key == space_key)
+            for selection in self.selections
+        )
 
     def scope(self, base_url: str) -> tuple[str, str]:
         """A stable key for what is selected (what deletions are computed against), and its

@@ -288,5 +288,5 @@ def test_sync_notices_files_added_replaced_and_removed_without_a_page_edit(
     assert len(downloads) == 2 and all(busy.id in path for path in downloads)
     assert (third.updated, third.unchanged) == (0, 3)
     assert not [e for e in emulator.log if "body-format" in e.query or "download" in e.path]
-    listings = [e for e in emulator.log if e.path.endswith("/attachments")]
-    assert len(listings) == 3  # the cost of noticing: one attachment listing per page
+    searches = [e for e in emulator.log if e.path.endswith("/content/search")]
+    assert len(searches) == 1  # the cost of noticing: one CQL search per 200 of the space's files

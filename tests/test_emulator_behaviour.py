@@ -418,3 +418,46 @@ def test_the_generated_site_is_deterministic_per_seed() -> None:
     assert first.body_of(page) == again.body_of(again.contents[page.id])
     kinds = {a.kind for a in first.attachments.values()}
     assert {"png", "jpeg", "gif", "svg", "corrupt", "oversized", "bomb", "text", "pdf"} <= kinds
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('type = attachment and space = "DOCS" and title = "spec.pdf"', ["spec.pdf"]),
+        ('type in (page, folder) and space = DOCS and title ~ "Decisions"', ["Decisions"]),
+        ('label = "adr" and space = "DOCS"', ["Big Id Page"]),
+        (
+            'type = page and space = DOCS and not label = "home" and title = "Image Gallery"',
+            ["Image Gallery"],
+        ),
+        ('type = attachment and container = "{files}" and title ~ "plan"', ["plan.docx"]),
+    ],
+)
+async def test_cql_search_matches_what_the_query_says(
+    emulator: Emulator, query: str, expected: list[str]
+) -> None:
+    files = next(c.id for c in emulator.site.contents.values() if c.title == "Specs and Files")
+    async with api_client(emulator) as client:
+        answer = await client.get(
+            "/wiki/rest/api/content/search", params={"cql": query.format(files=files)}
+        )
+    assert answer.status_code == 200, answer.text
+    assert [r["title"] for r in answer.json()["results"]] == expected
+
+
+async def test_cql_search_pages_with_a_next_link_relative_to_wiki_and_refuses_bad_queries(
+    emulator: Emulator,
+) -> None:
+    seen: list[str] = []
+    async with api_client(emulator) as client:
+        url = "/wiki/rest/api/content/search"
+        params: dict[str, str] | None = {"cql": 'space = "DOCS" order by id desc', "limit": "4"}
+        while url:
+            body = (await client.get(url, params=params)).json()
+            seen += [r["id"] for r in body["results"]]
+            following = body["_links"].get("next")
+            assert following is None or following.startswith("/rest/api/content/search?next=true")
+            url, params = ("/wiki" + following, None) if following else ("", None)
+        bad = await client.get("/wiki/rest/api/content/search", params={"cql": "space = = x"})
+    assert len(seen) == len(set(seen)) > 4
+    assert bad.status_code == 400 and "Could not parse cql" in bad.json()["message"]

@@ -141,14 +141,23 @@ def test_no_attachment_request_without_include_attachments(emulator: Emulator) -
     assert touched == []
 
 
-def test_each_page_costs_one_attachment_listing_and_only_when_asked(emulator: Emulator) -> None:
-    """Attached files are found only by listing: one request per page (images included)."""
+def test_attachments_are_listed_in_bulk_for_a_space_and_per_page_otherwise(
+    emulator: Emulator,
+) -> None:
+    """Attached files are found only by listing: a space imported whole costs one CQL search per
+    200 of its attachments; pages selected by id cost one listing each; nothing unless asked."""
     make_reader(emulator).load_data(space_key="HR")
-    assert not [e for e in emulator.log if e.path.endswith("/attachments")]
+    assert not [e for e in emulator.log if "attachment" in e.query.get("cql", "") + e.path]
     documents = make_reader(emulator).load_data(space_key="HR", include_attachments=True)
-    pages = {d.id_ for d in documents if d.metadata["content_type"] == "page"}
+    searches = [e for e in emulator.log if e.path.endswith("/content/search")]
+    assert len(searches) == 1 and 'space = "HR"' in searches[0].query["cql"]
+    assert not [e for e in emulator.log if e.path.endswith("/attachments")]
+    assert any(d.metadata["content_type"] == "image" for d in documents)
+    pages = sorted(d.id_ for d in documents if d.metadata["content_type"] == "page")
+    emulator.clear_log()
+    make_reader(emulator).load_data(page_ids=pages, include_attachments=True)
     listed = [e.path.split("/")[-2] for e in emulator.log if e.path.endswith("/attachments")]
-    assert sorted(listed) == sorted(pages)
+    assert sorted(listed) == pages
 
 
 def test_a_page_with_300_attachments_is_read_across_pagination() -> None:
@@ -163,9 +172,14 @@ def test_a_page_with_300_attachments_is_read_across_pagination() -> None:
         for a in (attachments[5], attachments[299])
     )
     emulator = Emulator(site)
-    documents = make_reader(emulator).load_data(space_key="ATT", include_attachments=True)
+    documents = make_reader(emulator).load_data(page_ids=[page.id], include_attachments=True)
     assert [d.id_ for d in split(documents)[1]] == [attachments[5].id, attachments[299].id]
     assert len([e for e in emulator.log if e.path.endswith("/attachments")]) == 2
+    emulator.clear_log()  # a whole space: the space's attachments by CQL, 200 a request
+    documents = make_reader(emulator).load_data(space_key="ATT", include_attachments=True)
+    assert [d.id_ for d in split(documents)[1]] == [attachments[5].id, attachments[299].id]
+    assert len([e for e in emulator.log if e.path.endswith("/content/search")]) == 2
+    assert not [e for e in emulator.log if e.path.endswith("/attachments")]
 
 
 def test_a_single_image_comes_from_the_one_listing_of_the_page() -> None:
@@ -176,7 +190,7 @@ def test_a_single_image_comes_from_the_one_listing_of_the_page() -> None:
     )
     site.add_attachment(page, "a.png", "image/png", "png")
     emulator = Emulator(site)
-    documents = make_reader(emulator).load_data(space_key="ONE", include_attachments=True)
+    documents = make_reader(emulator).load_data(page_ids=[page.id], include_attachments=True)
     assert [d.metadata.get("file_name") for d in documents[1:]] == ["a.png"]
     assert len([e for e in emulator.log if e.path.endswith("/attachments")]) == 1
 

@@ -77,8 +77,9 @@ def test_a_re_import_touches_exactly_the_changed_pages(emulator: Emulator, tmp_p
         assert (third.added, third.updated, third.deleted) == (0, 0, 0)
         assert body_requests(emulator) == set()
         assert not any(e.path.endswith("/download") for e in emulator.log)  # nothing fetched
-        listings = [e for e in emulator.log if e.path.endswith("/attachments")]
-        assert len(listings) == len(current_ids(emulator, "ENG"))  # what noticing files costs
+        searches = [e for e in emulator.log if e.path.endswith("/content/search")]
+        assert len(searches) == 1  # what noticing files costs: the space's attachments, in bulk
+        assert not [e for e in emulator.log if e.path.endswith("/attachments")]
 
 
 def test_full_text_search_finds_pages_by_body_and_by_title(

@@ -10,6 +10,7 @@ API tokens there; benchmarks switch it on so the incumbent's attachment work can
 from __future__ import annotations
 
 import base64
+import functools
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import views
+from . import cql, views
 from .model import Content
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 V1 = "/wiki/rest/api"
 V1_MAX_LIMIT = 100
+SEARCH_MAX_LIMIT = 200  # without a body expand (reference: trust `size` and `next`)
 
 
 class V1Routes:
@@ -33,12 +35,20 @@ class V1Routes:
         self.site = app.site
 
     def routes(self) -> list[Route]:
+        """On the site, and on the gateway (`/ex/confluence/{cloudId}/wiki/rest/api/...`), where
+        OAuth apps and scoped tokens reach v1."""
+        table = [
+            ("/content", self.by_space),
+            ("/content/search", self.search),
+            ("/content/{id:int}", self.by_id),
+            ("/content/{id:int}/child/page", self.child_pages),
+            ("/content/{id:int}/child/folder", self.child_folders),
+            ("/content/{id:int}/child/attachment", self.child_attachments),
+        ]
         return [
-            Route(f"{V1}/content", self._guard(self.by_space)),
-            Route(f"{V1}/content/{{id:int}}", self._guard(self.by_id)),
-            Route(f"{V1}/content/{{id:int}}/child/page", self._guard(self.child_pages)),
-            Route(f"{V1}/content/{{id:int}}/child/folder", self._guard(self.child_folders)),
-            Route(f"{V1}/content/{{id:int}}/child/attachment", self._guard(self.child_attachments)),
+            Route(f"{prefix}{V1}{path}", self._guard(handler))
+            for prefix in ("", "/ex/confluence/{cloud_id}")
+            for path, handler in table
         ]
 
     def _guard(self, handler: Any) -> Any:
@@ -207,6 +217,116 @@ class V1Routes:
         start, limit = self._window(request, 50)
         items = [self._attachment(a, page) for a in attachments]
         return self._page(request, items, start, limit)
+
+    # ---- CQL search -------------------------------------------------------------------------
+
+    def search(self, request: Request, account_id: str | None) -> Response:
+        """`GET /rest/api/content/search`: CQL over pages, folders and attachments the caller
+        may see; an opaque `_sa_` cursor in `_links.next` (relative to /wiki, `next=true`)."""
+        try:
+            query = cql.parse(request.query_params.get("cql", ""))
+        except cql.CqlError as error:
+            return _cql_error(str(error))
+        expand = request.query_params.get("expand", "")
+        limit = max(1, min(SEARCH_MAX_LIMIT, int(request.query_params.get("limit") or 25)))
+        found = [item for item in self._searchable(account_id) if query.matches(item)]
+        for field, descending in reversed(query.order):
+            found.sort(key=functools.partial(cql.sort_key, field=field), reverse=descending)
+        offset = _cursor_offset(request.query_params.get("cursor"))
+        window = found[offset : offset + limit]
+        links: dict[str, Any] = {
+            "base": f"{self.app.origins.site}/wiki",
+            "context": "/wiki",
+            "self": f"{self.app.origins.site}{request.url.path}",
+        }
+        if offset + limit < len(found):
+            params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "next")}
+            cursor = "_sa_" + base64.urlsafe_b64encode(f"offset:{offset + limit}".encode()).decode()
+            links["next"] = f"/rest/api/content/search?next=true&cursor={cursor}&" + urlencode(
+                params
+            )
+        results = [self._search_result(item, expand) for item in window]
+        start = int(request.query_params.get("start") or 0)
+        return JSONResponse(
+            {
+                "results": results,
+                "start": start,
+                "limit": limit,
+                "size": len(results),
+                "_links": links,
+            }
+        )
+
+    def _searchable(self, account_id: str | None) -> list[dict[str, Any]]:
+        """Every content item as CQL sees it: pages and folders, then attachments."""
+        items: list[dict[str, Any]] = []
+        for content in sorted(self.site.contents.values(), key=lambda c: int(c.id)):
+            if content.status != "current" or not self.site.visible(content, account_id):
+                continue
+            items.append(self._cql_fields(content))
+            for attachment_id in self.site.page_attachments.get(content.id, []):
+                attachment = self.site.attachments.get(attachment_id)
+                if attachment is not None and attachment.status == "current":
+                    items.append(self._cql_attachment(attachment, content))
+        return items
+
+    def _cql_fields(self, content: Content) -> dict[str, Any]:
+        return {
+            "object": content,
+            "type": content.kind,
+            "id": content.id,
+            "space": self.site.spaces[content.space_id].key,
+            "title": content.title,
+            "label": list(content.labels),
+            "parent": content.parent_id,
+            "ancestor": [a.id for a in self.site.ancestors(content)],
+            "lastmodified": content.modified_at,
+            "created": content.created_at,
+        }
+
+    def _cql_attachment(self, attachment: Any, page: Content) -> dict[str, Any]:
+        return {
+            "object": (attachment, page),
+            "type": "attachment",
+            "id": attachment.id,
+            "space": self.site.spaces[page.space_id].key,
+            "title": attachment.title,
+            "label": [],
+            "container": page.id,
+            "ancestor": [a.id for a in self.site.ancestors(page)] + [page.id],
+            "lastmodified": attachment.created_at,
+            "created": attachment.created_at,
+        }
+
+    def _search_result(self, item: dict[str, Any], expand: str) -> dict[str, Any]:
+        if item["type"] != "attachment":
+            return self._content(item["object"], expand)
+        attachment, page = item["object"]
+        result = self._attachment(attachment, page)
+        if "container" in expand:
+            result["container"] = {"id": page.id, "type": page.kind, "title": page.title}
+        if "version" in expand:
+            result["version"] = {"number": attachment.version, "when": attachment.created_at}
+        return result
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.removeprefix("_sa_").encode()).decode()
+        return max(0, int(text.removeprefix("offset:")))
+    except ValueError:
+        return 0
+
+
+def _cql_error(message: str) -> Response:
+    body = {
+        "statusCode": 400,
+        "data": {"authorized": False, "valid": False, "errors": [], "successful": False},
+        "message": f"com.atlassian.confluence.api.service.exceptions.BadRequestException: {message}",
+    }
+    return JSONResponse(body, 400)
 
 
 def legacy_download(app: EmulatorApp, request: Request) -> Response | None:
