@@ -36,15 +36,18 @@ def run_ours(job: dict[str, Any]) -> dict[str, Any]:
         stream = reader.lazy_load_data(page_ids=[job["root"]], include_children=True)
     else:
         stream = reader.lazy_load_data(space_key=job["space"], include_attachments=job["images"])
-    pages = images = 0
+    pages = images = files = 0
     for document in stream:  # streamed: nothing is kept, as a pipeline would consume them
         if isinstance(document, ImageDocument):
             images += 1
+        elif document.metadata.get("content_type") == "attachment":
+            files += 1
         else:
             pages += 1
     return {
         "pages": pages,
         "images": images,
+        "files": files,
         "seconds": time.perf_counter() - started,
         "rss_mb": rss_mb(),
         "rss_before_mb": started_rss,

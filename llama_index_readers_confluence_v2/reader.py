@@ -75,6 +75,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # a page's images, its attached files, and the digest of its attachments (for sync)
 Attached = tuple[list[Document], list[Document], str]
+WINDOW_MAX = 256  # pages held back at most while their attachments download
 
 
 class ConfluenceReader(BaseReader):
@@ -313,8 +314,9 @@ class ConfluenceReader(BaseReader):
                     fetch = asyncio.ensure_future(
                         self._attachments(listings, record, converted, report, files, pool)
                     )
+                    await asyncio.sleep(0)  # a page without files is done at once: not waiting
                 window.append((record, converted, fetch))
-                while window and (len(window) > self.max_concurrency * 2 or window[0][2] is None):
+                while window and self._release_first(window):
                     yield await self._upsert(*window.popleft(), known, report)
             while window:
                 yield await self._upsert(*window.popleft(), known, report)
@@ -323,6 +325,19 @@ class ConfluenceReader(BaseReader):
                 if fetch is not None:
                     fetch.cancel()
             await pool.close()
+
+    def _release_first(
+        self,
+        window: collections.deque[tuple[PageRecord, ConvertedBody, asyncio.Task[Attached] | None]],
+    ) -> bool:
+        """Whether to hand over the first page now: its attachments are in, or too much waits.
+        Pages whose attachments are done do not count, so downloads of the next pages with
+        files keep `max_concurrency` busy however sparse those pages are."""
+        first = window[0][2]
+        if first is None or first.done() or len(window) > WINDOW_MAX:
+            return True
+        waiting = sum(1 for _, _, task in window if task is not None and not task.done())
+        return waiting > self.max_concurrency * 2
 
     def _file_settings(self, request: LoadRequest) -> FileSettings:
         """The constructor's attachment options, with the call's own winning."""

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[emulator]' markdownify
+.venv/bin/python -m pip install --quiet -e '.[emulator,files]' markdownify
 .venv/bin/python benchmarks/run.py "$@"
 .venv/bin/python benchmarks/fidelity.py --baseline

@@ -271,32 +271,39 @@ class V1Routes:
         return items
 
     def _cql_fields(self, content: Content) -> dict[str, Any]:
-        return {
-            "object": content,
-            "type": content.kind,
-            "id": content.id,
-            "space": self.site.spaces[content.space_id].key,
-            "title": content.title,
-            "label": list(content.labels),
-            "parent": content.parent_id,
-            "ancestor": [a.id for a in self.site.ancestors(content)],
-            "lastmodified": content.modified_at,
-            "created": content.created_at,
-        }
+        return _Item(
+            self.site,
+            content,
+            {
+                "object": content,
+                "type": content.kind,
+                "id": content.id,
+                "space": self.site.spaces[content.space_id].key,
+                "title": content.title,
+                "label": list(content.labels),
+                "parent": content.parent_id,
+                "lastmodified": content.modified_at,
+                "created": content.created_at,
+            },
+        )
 
     def _cql_attachment(self, attachment: Any, page: Content) -> dict[str, Any]:
-        return {
-            "object": (attachment, page),
-            "type": "attachment",
-            "id": attachment.id,
-            "space": self.site.spaces[page.space_id].key,
-            "title": attachment.title,
-            "label": [],
-            "container": page.id,
-            "ancestor": [a.id for a in self.site.ancestors(page)] + [page.id],
-            "lastmodified": attachment.created_at,
-            "created": attachment.created_at,
-        }
+        return _Item(
+            self.site,
+            page,
+            {
+                "object": (attachment, page),
+                "type": "attachment",
+                "id": attachment.id,
+                "space": self.site.spaces[page.space_id].key,
+                "title": attachment.title,
+                "label": [],
+                "container": page.id,
+                "lastmodified": attachment.created_at,
+                "created": attachment.created_at,
+            },
+            container=True,
+        )
 
     def _search_result(self, item: dict[str, Any], expand: str) -> dict[str, Any]:
         if item["type"] != "attachment":
@@ -308,6 +315,22 @@ class V1Routes:
         if "version" in expand:
             result["version"] = {"number": attachment.version, "when": attachment.created_at}
         return result
+
+
+class _Item(dict[str, Any]):
+    """A content item's CQL fields; `ancestor` is worked out only when a query asks for it."""
+
+    def __init__(
+        self, site: Any, content: Content, fields: dict[str, Any], container: bool = False
+    ) -> None:
+        super().__init__(fields)
+        self.site, self.content, self.container = site, content, container
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "ancestor" and key not in self:
+            chain = [a.id for a in self.site.ancestors(self.content)]
+            self[key] = [*chain, self.content.id] if self.container else chain
+        return super().get(key, default)
 
 
 def _cursor_offset(cursor: str | None) -> int:
