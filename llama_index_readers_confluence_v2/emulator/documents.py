@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import random
+import struct
 import zipfile
 import zlib
 
@@ -254,39 +255,13 @@ def make_zip_bomb(expanded: int = 640 * 1024 * 1024) -> bytes:
     for _ in range(expanded // len(chunk)):
         crc = zlib.crc32(chunk, crc)
     name = b"word/document.xml"
-    local = (
-        b"PK\x03\x04"
-        + (20).to_bytes(2, "little")
-        + (0).to_bytes(2, "little")
-        + (8).to_bytes(2, "little")
-        + (0).to_bytes(4, "little")
-        + crc.to_bytes(4, "little")
-        + len(deflated).to_bytes(4, "little")
-        + expanded.to_bytes(4, "little")
-        + len(name).to_bytes(2, "little")
-        + (0).to_bytes(2, "little")
-        + name
-    )
+    sizes = (crc, len(deflated), expanded, len(name), 0)  # crc, packed, expanded, name, extra
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, *sizes) + name
     central = (
-        b"PK\x01\x02"
-        + (20).to_bytes(2, "little") * 2
-        + (0).to_bytes(2, "little")
-        + (8).to_bytes(2, "little")
-        + (0).to_bytes(4, "little")
-        + crc.to_bytes(4, "little")
-        + len(deflated).to_bytes(4, "little")
-        + expanded.to_bytes(4, "little")
-        + len(name).to_bytes(2, "little")
-        + (0).to_bytes(2, "little") * 3
-        + (0).to_bytes(4, "little") * 2
+        struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, *sizes, 0, 0, 0, 0, 0)
         + name
     )
-    end = (
-        b"PK\x05\x06"
-        + (0).to_bytes(2, "little") * 2
-        + (1).to_bytes(2, "little") * 2
-        + len(central).to_bytes(4, "little")
-        + (len(local) + len(deflated)).to_bytes(4, "little")
-        + (0).to_bytes(2, "little")
+    end = struct.pack(
+        "<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0
     )
     return local + deflated + central + end
