@@ -6,6 +6,7 @@ an 8-byte length, exchanged only with the parent that started this process."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import pickle
 import sys
 from typing import Any, BinaryIO
@@ -28,6 +29,7 @@ def _receive(source: BinaryIO) -> Any:
 
 
 def serve(source: BinaryIO, out: BinaryIO) -> None:
+    logging.basicConfig(level=logging.CRITICAL)  # before readers that configure logging on import
     with contextlib.suppress(ImportError):  # before "ready": no file's clock pays for it
         import llama_index.readers.file  # noqa: F401
     _send(out, "ready")

@@ -321,6 +321,7 @@ class _Worker:
             "llama_index_readers_confluence_v2.file_worker",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,  # parsers' own chatter; reasons come back as answers
         )
         worker = cls(process)
         await worker._read()  # "ready": the readers are imported before any clock runs
