@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from llama_index.core.schema import Document
+
 from .client import ConfluenceClient
+from .documents import PageRecord, attachment_document, image_document
 from .errors import ConfluenceError, FileRejected, ImageRejected, NotFoundError, OversizedError
 from .files import (
     ARCHIVE_SUFFIXES,
@@ -35,7 +39,8 @@ from .images import (
     check_image,
     is_image_type,
 )
-from .markdown import ImageReference
+from .markdown import ConvertedBody, ImageReference, attachment_url
+from .report import ImportReport
 
 V2 = "/wiki/api/v2"
 CQL_SEARCH = "/wiki/rest/api/content/search"
@@ -291,3 +296,115 @@ async def parse_file(suffix: str, data: bytes, settings: FileSettings, pool: Par
     if suffix in FILE_READERS:
         return await pool.parse(suffix, data)
     return await asyncio.to_thread(parse_builtin, suffix, data)
+
+
+def attachments_digest(listing: list[dict[str, Any]]) -> str:
+    """The page's attachments as ids and versions: any file added, replaced or removed shows."""
+    state = sorted(f"{a.get('id')}:{(a.get('version') or {}).get('number')}" for a in listing)
+    return "files:" + hashlib.sha256(",".join(state).encode()).hexdigest()[:16]
+
+
+Attached = tuple[list[Document], list[Document], str]  # images, files, the attachments' digest
+
+
+@dataclass
+class PageAttachments:
+    """One run's attachments: a page's embedded images and attached files as Documents, every
+    skip in the report with its reason."""
+
+    listings: AttachmentListings
+    images: ImageSettings
+    files: FileSettings
+    pool: ParserPool
+    base_url: str
+    report: ImportReport
+
+    async def of(self, record: PageRecord, converted: ConvertedBody) -> Attached:
+        listing = await self.listings.of_page(record.id, record.space.key)
+        embedded = {reference.file_name for reference in converted.images}
+        taken_in: list[ImageReference] = []
+        fetching: list[AttachmentInfo] = []
+        for raw in listing:
+            info = attachment_info(raw, record.id, record.title)
+            if info.file_name in embedded:
+                continue
+            if is_image_type(info.media_type):
+                if self.files.attachment_filter is not None and self.files.attachment_filter(info):
+                    url = attachment_url(self.base_url, record.id, info.file_name)
+                    taken_in.append(ImageReference(info.file_name, "", url))
+                else:
+                    self._skip(record, info, "not embedded")
+                continue
+            reason = wanted(info, self.files)
+            if reason is None:
+                fetching.append(info)
+            else:
+                self._skip(record, info, reason)
+        images, files = await asyncio.gather(
+            self._images(record, (*converted.images, *taken_in), listing),
+            self._files(record, fetching),
+        )
+        return images, files, attachments_digest(listing)
+
+    def _skip(self, record: PageRecord, info: AttachmentInfo, reason: str) -> None:
+        self.report.skip(record.id, f"{info.file_name}: {reason}", info.attachment_id)
+
+    async def _images(
+        self,
+        record: PageRecord,
+        references: tuple[ImageReference, ...],
+        listing: list[dict[str, Any]],
+    ) -> list[Document]:
+        seen = self.report.seen_images
+        fresh = tuple(ref for ref in references if (record.id, ref.file_name) not in seen)
+        client = self.listings.client
+        documents: list[Document] = []
+        for outcome in await fetch_page_images(client, record.id, fresh, self.images, listing):
+            seen.add((record.id, outcome.reference.file_name))
+            if not isinstance(outcome, FetchedImage):
+                reason = f"{outcome.reference.file_name}: {outcome.reason}"
+                self.report.skip_image(record.id, reason, outcome.attachment_id)
+                continue
+            self.report.images += 1
+            documents.append(
+                image_document(
+                    record,
+                    self.base_url,
+                    attachment_id=outcome.attachment_id,
+                    file_name=outcome.reference.file_name,
+                    alt=outcome.reference.alt,
+                    url=outcome.reference.url,
+                    image_base64=outcome.base64,
+                    mimetype=outcome.image.mimetype,
+                    width=outcome.image.width,
+                    height=outcome.image.height,
+                )
+            )
+        return documents
+
+    async def _files(self, record: PageRecord, fetching: list[AttachmentInfo]) -> list[Document]:
+        client = self.listings.client
+        outcomes = await asyncio.gather(
+            *(fetch_file(client, info, self.files, self.pool) for info in fetching)
+        )
+        documents: list[Document] = []
+        for outcome in outcomes:
+            if isinstance(outcome, SkippedFile):
+                self._skip(record, outcome.info, outcome.reason)
+                continue
+            self.report.attachments += 1
+            info = outcome.info
+            documents.append(
+                attachment_document(
+                    record,
+                    self.base_url,
+                    attachment_id=info.attachment_id,
+                    file_name=info.file_name,
+                    media_type=info.media_type,
+                    file_size=info.file_size,
+                    version=info.version,
+                    url=attachment_url(self.base_url, record.id, info.file_name),
+                    text=outcome.text,
+                )
+            )
+        return documents

@@ -8,12 +8,11 @@ the pages that changed (by id, 250 a request), and removes what left the scope.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from .attachments import AttachmentListings
+from .attachments import AttachmentListings, attachments_digest
 from .documents import PATH_SEPARATOR, PageRecord
 from .selection import LoadRequest
 from .tree import ANY_STATUS, SiteTree, id_batches
@@ -24,12 +23,6 @@ def fingerprint(version: object, path: str, attachments: str = "") -> str:
     """What must match for a stored page to count as unchanged: its version and its place, and
     (when attachments are imported) its attachments, which change without the page's version."""
     return f"{version}|{path}|{attachments}" if attachments else f"{version}|{path}"
-
-
-def attachments_digest(listing: list[dict[str, Any]]) -> str:
-    """The page's attachments as ids and versions: any file added, replaced or removed shows."""
-    state = sorted(f"{a.get('id')}:{(a.get('version') or {}).get('number')}" for a in listing)
-    return "files:" + hashlib.sha256(",".join(state).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

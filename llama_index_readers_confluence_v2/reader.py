@@ -18,23 +18,18 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .attachments import (
+    Attached,
     AttachmentListings,
-    FetchedFile,
-    FetchedImage,
     FileSettings,
     ImageSettings,
-    SkippedFile,
-    attachment_info,
-    fetch_file,
-    fetch_page_images,
-    wanted,
+    PageAttachments,
 )
 from .bridge import iterate_sync, run_sync
 from .browse import PageTree, SpaceSummary, list_spaces, page_tree
 from .client import DEFAULT_AUTH_SERVER_URL, DEFAULT_GATEWAY_URL, ConfluenceClient, RetryPolicy
 from .credential_store import CredentialStore
 from .credentials import ConfluenceCredential, OAuthCredential, credential_from_arguments
-from .documents import PageRecord, attachment_document, image_document, page_document
+from .documents import PageRecord, page_document
 from .errors import BadArgumentError, ConfluenceError
 from .files import (
     DEFAULT_MAX_FILE_BYTES,
@@ -43,13 +38,11 @@ from .files import (
     ParserPool,
     parsers_of,
 )
-from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, is_image_type
-from .inventory import Inventory, attachments_digest, fingerprint
+from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from .inventory import Inventory, fingerprint
 from .markdown import (
     ConversionContext,
     ConvertedBody,
-    ImageReference,
-    attachment_url,
     storage_to_markdown,
 )
 from .people import People
@@ -73,8 +66,6 @@ from .walk import Walker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-# a page's images, its attached files, and the digest of its attachments (for sync)
-Attached = tuple[list[Document], list[Document], str]
 WINDOW_MAX = 256  # pages held back at most while their attachments download
 
 
@@ -302,8 +293,10 @@ class ConfluenceReader(BaseReader):
         window = collections.deque()
         client = listings.client
         people = People(client)
-        files = self._file_settings(request)
         pool = ParserPool(timeout=self.parse_timeout)
+        attachments = PageAttachments(
+            listings, self.images, self._file_settings(request), pool, self.base_url, report
+        )
         try:
             async for record in records:
                 converted = self._convert(record, report, await people.learn(record.body))
@@ -311,9 +304,7 @@ class ConfluenceReader(BaseReader):
                     continue
                 fetch = None
                 if request.include_attachments:
-                    fetch = asyncio.ensure_future(
-                        self._attachments(listings, record, converted, report, files, pool)
-                    )
+                    fetch = asyncio.ensure_future(attachments.of(record, converted))
                     await asyncio.sleep(0)  # a page without files is done at once: not waiting
                 window.append((record, converted, fetch))
                 while window and self._release_first(window):
@@ -370,100 +361,6 @@ class ConfluenceReader(BaseReader):
         except Exception as exc:  # one broken page must not end the run
             self._fail(report, record.id, f"{type(exc).__name__}: {exc}")
             return None
-
-    async def _images(
-        self,
-        client: ConfluenceClient,
-        record: PageRecord,
-        references: tuple[ImageReference, ...],
-        report: ImportReport,
-        listing: list[dict[str, Any]],
-    ) -> list[Document]:
-        fresh = tuple(
-            ref for ref in references if (record.id, ref.file_name) not in report.seen_images
-        )
-        documents: list[Document] = []
-        for outcome in await fetch_page_images(client, record.id, fresh, self.images, listing):
-            report.seen_images.add((record.id, outcome.reference.file_name))
-            if not isinstance(outcome, FetchedImage):
-                reason = f"{outcome.reference.file_name}: {outcome.reason}"
-                report.skip_image(record.id, reason, outcome.attachment_id)
-                continue
-            report.images += 1
-            documents.append(
-                image_document(
-                    record,
-                    self.base_url,
-                    attachment_id=outcome.attachment_id,
-                    file_name=outcome.reference.file_name,
-                    alt=outcome.reference.alt,
-                    url=outcome.reference.url,
-                    image_base64=outcome.base64,
-                    mimetype=outcome.image.mimetype,
-                    width=outcome.image.width,
-                    height=outcome.image.height,
-                )
-            )
-        return documents
-
-    async def _attachments(
-        self,
-        listings: AttachmentListings,
-        record: PageRecord,
-        converted: ConvertedBody,
-        report: ImportReport,
-        files: FileSettings,
-        pool: ParserPool,
-    ) -> Attached:
-        """The page's embedded images, and its other attachments that have a parser."""
-        client = listings.client
-        listing = await listings.of_page(record.id, record.space.key)
-        embedded = {reference.file_name for reference in converted.images}
-        taken_in: list[ImageReference] = []
-        fetching: list[AttachmentInfo] = []
-        for raw in listing:
-            info = attachment_info(raw, record.id, record.title)
-            if info.file_name in embedded:
-                continue
-            if is_image_type(info.media_type):
-                if files.attachment_filter is not None and files.attachment_filter(info):
-                    url = attachment_url(self.base_url, record.id, info.file_name)
-                    taken_in.append(ImageReference(info.file_name, "", url))
-                else:
-                    report.skip(record.id, f"{info.file_name}: not embedded", info.attachment_id)
-                continue
-            reason = wanted(info, files)
-            if reason is None:
-                fetching.append(info)
-            else:
-                report.skip(record.id, f"{info.file_name}: {reason}", info.attachment_id)
-        references = (*converted.images, *taken_in)
-        images = await self._images(client, record, references, report, listing)
-        documents: list[Document] = []
-        for outcome in await asyncio.gather(
-            *(fetch_file(client, i, files, pool) for i in fetching)
-        ):
-            if isinstance(outcome, SkippedFile):
-                reason = f"{outcome.info.file_name}: {outcome.reason}"
-                report.skip(record.id, reason, outcome.info.attachment_id)
-                continue
-            report.attachments += 1
-            documents.append(self._file_document(record, outcome))
-        return images, documents, attachments_digest(listing)
-
-    def _file_document(self, record: PageRecord, outcome: FetchedFile) -> Document:
-        info = outcome.info
-        return attachment_document(
-            record,
-            self.base_url,
-            attachment_id=info.attachment_id,
-            file_name=info.file_name,
-            media_type=info.media_type,
-            file_size=info.file_size,
-            version=info.version,
-            url=attachment_url(self.base_url, record.id, info.file_name),
-            text=outcome.text,
-        )
 
     def _fail(self, report: ImportReport, page_id: str, reason: str) -> None:
         report.fail(page_id, reason)
