@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,15 @@ from llama_index.core.schema import Document
 
 from .client import ConfluenceClient
 from .documents import PageRecord, attachment_document, image_document
-from .errors import ConfluenceError, FileRejected, ImageRejected, NotFoundError, OversizedError
+from .errors import (
+    AuthError,
+    ConfluenceError,
+    FileRejected,
+    ImageRejected,
+    NotFoundError,
+    OversizedError,
+    PermissionDeniedError,
+)
 from .files import (
     ARCHIVE_SUFFIXES,
     DEFAULT_MAX_FILE_BYTES,
@@ -41,6 +50,8 @@ from .images import (
 )
 from .markdown import ConvertedBody, ImageReference, attachment_url
 from .report import ImportReport
+
+logger = logging.getLogger(__name__)
 
 V2 = "/wiki/api/v2"
 CQL_SEARCH = "/wiki/rest/api/content/search"
@@ -168,16 +179,26 @@ class AttachmentListings:
         self.client = client
         self.whole_spaces = whole_spaces
         self._by_space: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self._search_refused = False  # once refused (a scope), not asked again this run
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def of_page(self, page_id: str, space_key: str) -> list[dict[str, Any]]:
-        if not self.whole_spaces(space_key):
+        if not self.whole_spaces(space_key) or self._search_refused:
             return await list_attachments(self.client, page_id)
         lock = self._locks.setdefault(space_key, asyncio.Lock())
         async with lock:
-            if space_key not in self._by_space:
-                self._by_space[space_key] = await space_attachments(self.client, space_key)
+            if space_key not in self._by_space and not self._search_refused:
+                await self._search(space_key)
+        if self._search_refused:
+            return await list_attachments(self.client, page_id)
         return self._by_space[space_key].get(page_id, [])
+
+    async def _search(self, space_key: str) -> None:
+        try:
+            self._by_space[space_key] = await space_attachments(self.client, space_key)
+        except (AuthError, PermissionDeniedError) as exc:  # e.g. a token without search scope
+            logger.warning("attachments are listed page by page for this run: %s", exc)
+            self._search_refused = True
 
 
 async def space_attachments(

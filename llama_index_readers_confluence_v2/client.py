@@ -342,7 +342,7 @@ class ConfluenceClient(HttpSession):
         if self._oauth is None or origin_of(response.request.url) != self.credential_origin:
             return False
         if response.status_code == 401:
-            return True
+            return True  # "scope does not match" too: an expired token's body is not known
         return response.status_code in (403, 404) and self._oauth.expired(margin=0)
 
     async def _oauth_cloud_id(self) -> str:
@@ -471,6 +471,12 @@ class ConfluenceClient(HttpSession):
         if status < 400:
             return
         where = f"{redact_url(str(response.request.url))}"
+        if status == 401 and self._oauth is not None and _scope_missing(response):
+            raise AuthError(
+                f"the token may not call {path}: a refreshed token was refused too, so it lacks a "
+                f"scope this call needs (HTTP 401, 'scope does not match'); {SIGN_IN_AGAIN} to "
+                "grant the default scopes"
+            )
         if status == 401:
             raise AuthError(
                 f"Confluence refused the credentials of {self.credential.username!r} (HTTP 401 "
@@ -599,6 +605,14 @@ def _exhausted(response: httpx.Response, request: httpx.Request, attempts: int) 
     return TransportError(
         f"Confluence kept answering HTTP {response.status_code} to {path} after {attempts} attempts"
     )
+
+
+def _scope_missing(response: httpx.Response) -> bool:
+    """The gateway's 401 for a token without the scope a route needs (real-api-observations)."""
+    try:
+        return b"scope does not match" in response.content
+    except httpx.ResponseNotRead:
+        return False
 
 
 def _json_of(response: httpx.Response) -> Any:

@@ -33,6 +33,7 @@ DEFAULT_SCOPES = (
     "read:folder:confluence",  # GET /folders/{id}: folder titles in paths
     "read:content.metadata:confluence",  # GET /pages/{id}/ancestors
     "readonly:content.attachment:confluence",  # the v1 attachment download (images)
+    "read:content-details:confluence",  # v1 CQL search: a space's attachments in bulk
     "offline_access",
 )
 

@@ -290,3 +290,30 @@ def test_sync_notices_files_added_replaced_and_removed_without_a_page_edit(
     assert not [e for e in emulator.log if "body-format" in e.query or "download" in e.path]
     searches = [e for e in emulator.log if e.path.endswith("/content/search")]
     assert len(searches) == 1  # the cost of noticing: one CQL search per 200 of the space's files
+
+
+def test_a_token_without_the_search_scope_falls_back_to_page_listings() -> None:
+    """OAuth consents granted before the bulk listing existed lack its scope: the gateway says
+    401 'scope does not match' (as observed; an expired token's body is not known, so one
+    refresh is tried); then pages are listed one by one, and every file still arrives."""
+    from llama_index_readers_confluence_v2 import DEFAULT_SCOPES, OAuthCredential
+
+    emulator = Emulator(pages=60)
+    app = emulator.oauth.register_app()
+    old_scopes = [s for s in DEFAULT_SCOPES if s != "read:content-details:confluence"]
+    tokens = emulator.oauth.issue_tokens(
+        emulator.user().account_id, app.client_id, " ".join(old_scopes)
+    )
+    credential = OAuthCredential(
+        app.client_id, app.client_secret, tokens["access_token"], tokens["refresh_token"]
+    )
+    reader = make_reader(emulator, credentials=credential, user_name=None, api_token=None)
+    documents = reader.load_data(space_key="DOCS", include_attachments=True)
+    files = {
+        d.metadata["file_name"] for d in documents if d.metadata["content_type"] == "attachment"
+    }
+    assert set(IMPORTED) <= files
+    searches = [e for e in emulator.log if e.path.endswith("/content/search")]
+    assert [e.status for e in searches] == [401, 401] and credential.refresh_count == 1
+    assert [e for e in emulator.log if e.path.endswith("/attachments")]
+    assert "read:content-details:confluence" in DEFAULT_SCOPES  # new sign-ins ask for it

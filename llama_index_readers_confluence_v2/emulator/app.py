@@ -72,6 +72,7 @@ class Origins:
 class Caller:
     account_id: str | None
     kind: str
+    scopes: frozenset[str] | None = None  # an OAuth token's scopes; None: not scoped
 
 
 class EmulatorApp:
@@ -83,6 +84,7 @@ class EmulatorApp:
         self.faults = faults or Faults()
         self.log: collections.deque[LoggedRequest] = collections.deque(maxlen=500_000)
         self.bearer_tokens: dict[str, tuple[str, float]] = {}
+        self.bearer_scopes: dict[str, frozenset[str]] = {}
         self.clock_offset = 0.0
         self._media_key = secrets.token_bytes(32)
         api = _V2Routes(self)
@@ -219,7 +221,8 @@ class EmulatorApp:
         if kind == "bearer" and on_gateway:
             account_id = self._check_bearer(header[len("bearer ") :].strip())
             if account_id:
-                return Caller(account_id, "bearer")
+                scopes = self.bearer_scopes.get(header[len("bearer ") :].strip())
+                return Caller(account_id, "bearer", scopes)
         raise ApiError(
             401, "Unauthorized; scope does not match" if kind != "none" else "Unauthorized"
         )
@@ -237,6 +240,11 @@ class EmulatorApp:
                 if hmac.compare_digest(token, account.scoped_token):
                     return account.account_id, True
         return None, False
+
+    def require_scope(self, caller: Caller, *accepted: str) -> None:
+        """The gateway checks an OAuth token's scopes before routing: 401, as observed."""
+        if caller.scopes is not None and not caller.scopes & set(accepted):
+            raise ApiError(401, "Unauthorized; scope does not match")
 
     def _check_bearer(self, token: str) -> str | None:
         grant = self.bearer_tokens.get(token)

@@ -194,6 +194,7 @@ class OAuthServer:
     def _tokens(self, grant: _Grant) -> dict[str, Any]:
         access = secrets.token_urlsafe(32)
         self.app.bearer_tokens[access] = (grant.account_id, self.app.now() + self.access_ttl)
+        self.app.bearer_scopes[access] = frozenset(grant.scope.split())
         tokens: dict[str, Any] = {
             "access_token": access,
             "expires_in": self.access_ttl,

@@ -59,6 +59,13 @@ class V1Routes:
                 caller = self.app.authenticate(request)
             except ApiError as error:
                 return _error_response(error)
+            if handler == self.search:
+                try:
+                    self.app.require_scope(
+                        caller, "read:content-details:confluence", "search:confluence"
+                    )
+                except ApiError as error:
+                    return JSONResponse({"code": 401, "message": error.message}, 401)
             result: Response = handler(request, caller.account_id)
             return result
 
