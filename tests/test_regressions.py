@@ -18,7 +18,6 @@ from llama_index_readers_confluence_v2 import (
     ConfluenceReader,
     InvalidRequestError,
     LocalCollection,
-    OAuthCredential,
     UnknownArgumentError,
     sync,
 )
@@ -29,6 +28,7 @@ from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
 
 from .conftest import FAST_RETRY, api_client, make_reader
 from .sites import current_ids, deep_chain, wide_space
+from .test_oauth import gateway_client, oauth_credential
 
 # ---- 1. an OAuth token already expired at start ------------------------------------------------
 
@@ -67,22 +67,8 @@ def test_an_incumbent_oauth2_token_expired_before_the_run_is_refreshed_once(
 async def test_a_refused_token_on_any_gateway_call_refreshes_then_retries(
     emulator: Emulator,
 ) -> None:
-    app = emulator.oauth.register_app()
-    tokens = emulator.oauth.issue_tokens(
-        emulator.user().account_id, app.client_id, "read:page:confluence offline_access"
-    )
-    credential = OAuthCredential(
-        app.client_id, app.client_secret, tokens["access_token"], tokens["refresh_token"]
-    )
-    client = ConfluenceClient(
-        emulator.base_url,
-        credential,
-        gateway_url=emulator.gateway_url,
-        auth_server_url=emulator.auth_url,
-        transport=emulator.transport(),
-        retry=FAST_RETRY,
-    )
-    async with client:
+    credential, _ = oauth_credential(emulator)
+    async with gateway_client(emulator, credential) as client:
         emulator.advance(3700)
         space = await client.get_json("/wiki/api/v2/spaces", {"keys": "DOCS", "limit": 1})
     assert space["results"][0]["key"] == "DOCS"
