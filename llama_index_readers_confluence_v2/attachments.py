@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 from llama_index.core.schema import Document
 
 from .client import ConfluenceClient
-from .documents import PageRecord, attachment_document, image_document
+from .documents import PageRecord, attachment_document, carried_from_page, image_document
 from .errors import (
     AuthError,
     ConfluenceError,
@@ -37,6 +38,7 @@ from .files import (
     AttachmentInfo,
     ParserPool,
     check_archive,
+    check_original,
     has_parser,
     parse_builtin,
     parse_with_reader,
@@ -243,12 +245,14 @@ class FileSettings:
     attachment_filter: Callable[[AttachmentInfo], bool] | None = None
     file_extractor: Mapping[str, Any] = field(default_factory=dict)
     process_attachment_callback: Callable[..., Any] | None = None
+    originals: frozenset[str] = frozenset()  # suffixes handed over as the file, not parsed
 
 
 @dataclass(frozen=True)
 class FetchedFile:
     info: AttachmentInfo
     text: str
+    original: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -273,7 +277,10 @@ def attachment_info(raw: dict[str, Any], page_id: str, page_title: str) -> Attac
 
 def wanted(info: AttachmentInfo, settings: FileSettings) -> str | None:
     """Why a file is left out before download, or None when it is to be fetched."""
-    if not has_parser(info.suffix, settings.file_extractor):
+    if (
+        not has_parser(info.suffix, settings.file_extractor)
+        and info.suffix not in settings.originals
+    ):
         return f"no parser for {info.suffix or 'files without a suffix'} ({info.media_type or 'unknown type'})"
     if settings.attachment_filter is not None and not settings.attachment_filter(info):
         return "left out by attachment_filter"
@@ -291,9 +298,13 @@ def wanted(info: AttachmentInfo, settings: FileSettings) -> str | None:
 async def fetch_file(
     client: ConfluenceClient, info: AttachmentInfo, settings: FileSettings, pool: ParserPool
 ) -> FetchedFile | SkippedFile:
-    """Download and parse one attached file; every failure becomes a reason, never text."""
+    """Download and parse one attached file (or check it, when it is to be handed over as it
+    is); every failure becomes a reason, never text."""
     try:
         data = await client.download(info.page_id, info.attachment_id, settings.max_bytes)
+        if info.suffix in settings.originals:
+            check_original(info.suffix, data)
+            return FetchedFile(info, "", data)
         text = await parse_file(info.suffix, data, settings, pool)
     except OversizedError as exc:
         return SkippedFile(info, str(exc))
@@ -325,13 +336,38 @@ def attachments_digest(listing: list[dict[str, Any]]) -> str:
     return "files:" + hashlib.sha256(",".join(state).encode()).hexdigest()[:16]
 
 
-Attached = tuple[list[Document], list[Document], str]  # images, files, the attachments' digest
+def attachment_fingerprint(version: Any, carried: Mapping[str, Any], alt: str = "") -> str:
+    """What a stored image or file document depends on: the attachment's version, and what the
+    document carries of its page (a renamed or moved page rewrites its files' documents)."""
+    state = json.dumps([alt, carried], sort_keys=True, default=str)
+    return f"v{version}:" + hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def _version(raw: Mapping[str, Any]) -> Any:
+    return (raw.get("version") or {}).get("number")
+
+
+@dataclass
+class Attached:
+    """A page's attachments as a target receives them."""
+
+    digest: str  # the page's attachments as ids and versions (see `attachments_digest`)
+    images: list[Document] = field(default_factory=list)
+    files: list[Document] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # held by the target unchanged: not fetched
+    fingerprints: dict[str, str] = field(default_factory=dict)  # of written and kept ones
+    originals: dict[str, bytes] = field(default_factory=dict)  # files handed over as they are
+
+    def keep(self, attachment_id: str, fingerprint: str) -> None:
+        self.kept.append(attachment_id)
+        self.fingerprints[attachment_id] = fingerprint
 
 
 @dataclass
 class PageAttachments:
     """One run's attachments: a page's embedded images and attached files as Documents, every
-    skip in the report with its reason."""
+    skip in the report with its reason. Those a sync target already holds at the same
+    fingerprint (`known`: attachment id -> fingerprint) are kept there, not downloaded again."""
 
     listings: AttachmentListings
     images: ImageSettings
@@ -339,9 +375,12 @@ class PageAttachments:
     pool: ParserPool
     base_url: str
     report: ImportReport
+    known: Mapping[str, str] = field(default_factory=dict)
 
     async def of(self, record: PageRecord, converted: ConvertedBody) -> Attached:
         listing = await self.listings.of_page(record.id, record.space.key)
+        attached = Attached(attachments_digest(listing))
+        carried = carried_from_page(record, self.base_url)
         embedded = {reference.file_name for reference in converted.images}
         taken_in: list[ImageReference] = []
         fetching: list[AttachmentInfo] = []
@@ -357,15 +396,36 @@ class PageAttachments:
                     self._skip(record, info, "not embedded")
                 continue
             reason = wanted(info, self.files)
-            if reason is None:
-                fetching.append(info)
-            else:
+            if reason is not None:
                 self._skip(record, info, reason)
-        images, files = await asyncio.gather(
-            self._images(record, (*converted.images, *taken_in), listing),
-            self._files(record, fetching),
+            elif not self._kept(attached, info.attachment_id, info.version, carried):
+                fetching.append(info)
+        references = self._fresh_images(record, (*converted.images, *taken_in))
+        await asyncio.gather(
+            self._images(record, attached, references, listing, carried),
+            self._files(record, attached, fetching, carried),
         )
-        return images, files, attachments_digest(listing)
+        self.report.kept += len(attached.kept)
+        return attached
+
+    def _kept(self, attached: Attached, attachment_id: str, version: Any, *state: Any) -> bool:
+        footprint = attachment_fingerprint(version, *state)
+        if self.known.get(attachment_id) != footprint:
+            return False
+        attached.keep(attachment_id, footprint)
+        return True
+
+    def _fresh_images(
+        self, record: PageRecord, references: tuple[ImageReference, ...]
+    ) -> tuple[ImageReference, ...]:
+        """Each image once per page (a page may show one several times)."""
+        seen = self.report.seen_images
+        fresh = []
+        for reference in references:
+            if (record.id, reference.file_name) not in seen:
+                seen.add((record.id, reference.file_name))
+                fresh.append(reference)
+        return tuple(fresh)
 
     def _skip(self, record: PageRecord, info: AttachmentInfo, reason: str) -> None:
         self.report.skip(record.id, f"{info.file_name}: {reason}", info.attachment_id)
@@ -373,21 +433,32 @@ class PageAttachments:
     async def _images(
         self,
         record: PageRecord,
+        attached: Attached,
         references: tuple[ImageReference, ...],
         listing: list[dict[str, Any]],
-    ) -> list[Document]:
-        seen = self.report.seen_images
-        fresh = tuple(ref for ref in references if (record.id, ref.file_name) not in seen)
+        carried: Mapping[str, Any],
+    ) -> None:
+        by_name: dict[str, dict[str, Any]] = {}
+        for raw in listing:
+            by_name.setdefault(str(raw.get("title")), raw)
+        fetching = []
+        for reference in references:
+            found = by_name.get(reference.file_name)
+            state = (carried, reference.alt)
+            if found is None or not self._kept(attached, str(found["id"]), _version(found), *state):
+                fetching.append(reference)
         client = self.listings.client
-        documents: list[Document] = []
-        for outcome in await fetch_page_images(client, record.id, fresh, self.images, listing):
-            seen.add((record.id, outcome.reference.file_name))
+        fetched = await fetch_page_images(client, record.id, tuple(fetching), self.images, listing)
+        for outcome in fetched:
             if not isinstance(outcome, FetchedImage):
                 reason = f"{outcome.reference.file_name}: {outcome.reason}"
                 self.report.skip_image(record.id, reason, outcome.attachment_id)
                 continue
             self.report.images += 1
-            documents.append(
+            version = _version(by_name[outcome.reference.file_name])
+            footprint = attachment_fingerprint(version, carried, outcome.reference.alt)
+            attached.fingerprints[outcome.attachment_id] = footprint
+            attached.images.append(
                 image_document(
                     record,
                     self.base_url,
@@ -401,21 +472,30 @@ class PageAttachments:
                     height=outcome.image.height,
                 )
             )
-        return documents
 
-    async def _files(self, record: PageRecord, fetching: list[AttachmentInfo]) -> list[Document]:
+    async def _files(
+        self,
+        record: PageRecord,
+        attached: Attached,
+        fetching: list[AttachmentInfo],
+        carried: Mapping[str, Any],
+    ) -> None:
         client = self.listings.client
         outcomes = await asyncio.gather(
             *(fetch_file(client, info, self.files, self.pool) for info in fetching)
         )
-        documents: list[Document] = []
         for outcome in outcomes:
             if isinstance(outcome, SkippedFile):
                 self._skip(record, outcome.info, outcome.reason)
                 continue
             self.report.attachments += 1
             info = outcome.info
-            documents.append(
+            attached.fingerprints[info.attachment_id] = attachment_fingerprint(
+                info.version, carried
+            )
+            if outcome.original is not None:
+                attached.originals[info.attachment_id] = outcome.original
+            attached.files.append(
                 attachment_document(
                     record,
                     self.base_url,
@@ -428,4 +508,3 @@ class PageAttachments:
                     text=outcome.text,
                 )
             )
-        return documents

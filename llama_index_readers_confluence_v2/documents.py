@@ -158,7 +158,6 @@ def image_document(
     height: int | None,
 ) -> ImageDocument:
     """An embedded image, linked to its page (PARENT) and carrying the page's place in the tree."""
-    page = page_metadata(record, base_url)
     metadata = {
         "content_type": "image",
         "attachment_id": attachment_id,
@@ -168,7 +167,7 @@ def image_document(
         "height": height,
         "alt": alt,
         "url": url,
-        **_of_page(page),
+        **carried_from_page(record, base_url),
     }
     return ImageDocument(
         id_=attachment_id,
@@ -183,8 +182,9 @@ def image_document(
     )
 
 
-def _of_page(page: dict[str, Any]) -> dict[str, Any]:
+def carried_from_page(record: PageRecord, base_url: str) -> dict[str, Any]:
     """What an image or attached file carries of its page."""
+    page = page_metadata(record, base_url)
     keys = ("page_id", "title", "space_key", "path")
     return {**{key: page[key] for key in keys}, "page_url": page["url"], "source": "confluence"}
 
@@ -208,7 +208,7 @@ def attachment_document(
     text: str,
 ) -> Document:
     """An attached file's text, linked to its page (PARENT) and carrying the page's place."""
-    page = page_metadata(record, base_url)
+    page = carried_from_page(record, base_url)
     metadata = {
         "content_type": "attachment",
         "attachment_id": attachment_id,
@@ -217,7 +217,7 @@ def attachment_document(
         "file_size": file_size,
         "version": version,
         "url": url,
-        **_of_page(page),
+        **page,
     }
     heading = f'# {file_name}\n\nAttached to the page "{record.title}" ({page["path"]}).\n\n'
     return Document(

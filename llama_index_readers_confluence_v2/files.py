@@ -166,6 +166,26 @@ def check_archive(data: bytes, *, max_expanded: int = MAX_EXPANDED_BYTES) -> Non
         )
 
 
+def check_original(suffix: str, data: bytes) -> None:
+    """A file to be handed over as it is (not parsed here): refused when nothing could open it
+    (a zip bomb, a broken Office package, a PDF cut short or encrypted). Structure only."""
+    if suffix in ARCHIVE_SUFFIXES:
+        check_archive(data)
+    elif suffix == ".pdf":
+        check_pdf_structure(data)
+
+
+def check_pdf_structure(data: bytes) -> None:
+    """A PDF has a header, an end-of-file marker near its end and, when encrypted, an
+    /Encrypt entry in its (never compressed) trailer dictionary."""
+    if b"%PDF-" not in data[:1024]:
+        raise FileRejected("corrupt: not a PDF (no %PDF- header)")
+    if b"%%EOF" not in data[-2048:] or b"startxref" not in data[-4096:]:
+        raise FileRejected("corrupt: the PDF is cut short (no startxref and %%EOF at its end)")
+    if b"/Encrypt" in data:
+        raise FileRejected("encrypted, cannot be read without its password")
+
+
 def text_of_plain_file(data: bytes) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return data.decode("utf-16", errors="replace")

@@ -207,7 +207,7 @@ class ConfluenceReader(BaseReader):
 
     async def _documents(self, request: LoadRequest) -> AsyncIterator[Document]:
         count = 0
-        async for change in self._changes({}, request, ImportReport()):
+        async for change in self._changes(Held(), request, ImportReport()):
             if not isinstance(change, PageUpsert):
                 continue
             yield change.document
@@ -222,6 +222,8 @@ class ConfluenceReader(BaseReader):
         known: Mapping[str, str],
         *,
         report: ImportReport | None = None,
+        known_attachments: Mapping[str, str] | None = None,
+        original_files: Iterable[str] = (),
         **selection: Any,
     ) -> AsyncIterator[Change]:
         """What changed since a target stored `known` ({page id: fingerprint}) for this selection.
@@ -230,13 +232,17 @@ class ConfluenceReader(BaseReader):
         `PageUnchanged` for the rest and, once the listing is complete, `PageRemoval` for pages
         that left the selection (deleted, moved out, restricted). With nothing known, it is a
         plain import. `report` (default: a new one, also at `last_report`) collects the counts.
+        `known_attachments` ({attachment id: fingerprint}, as `PageUpsert` gave them) are not
+        downloaded again but named in `PageUpsert.kept`; files whose suffix is in
+        `original_files` (".pdf", ...) are handed over in `PageUpsert.originals`, not parsed.
         """
         request = self.request(**selection)
-        async for change in self._changes(known, request, report or ImportReport()):
+        held = Held(known, known_attachments or {}, frozenset(original_files))
+        async for change in self._changes(held, request, report or ImportReport()):
             yield change
 
     async def _changes(
-        self, known: Mapping[str, str], request: LoadRequest, report: ImportReport
+        self, held: Held, request: LoadRequest, report: ImportReport
     ) -> AsyncIterator[Change]:
         self.last_report = report
         with _progress(request.show_progress) as progress:
@@ -246,11 +252,11 @@ class ConfluenceReader(BaseReader):
                 listings = AttachmentListings(client, lambda key: _listed_whole(request, key))
                 inventory = Inventory(tree, request, listings)
                 try:
-                    if known:
-                        changes = self._changed(known, inventory, listings, request, report)
+                    if held.pages:
+                        changes = self._changed(held, inventory, listings, request, report)
                     else:
                         records = walker.records()
-                        changes = self._upserts(listings, records, known, request, report)
+                        changes = self._upserts(listings, records, held, request, report)
                     async for change in changes:
                         progress.update(1)
                         yield change
@@ -261,12 +267,13 @@ class ConfluenceReader(BaseReader):
 
     async def _changed(
         self,
-        known: Mapping[str, str],
+        held: Held,
         inventory: Inventory,
         listings: AttachmentListings,
         request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[Change]:
+        known = held.pages
         listed = await inventory.listing()
         changed = [item for item in listed if known.get(item.id) != item.fingerprint]
         for item in listed:
@@ -274,7 +281,7 @@ class ConfluenceReader(BaseReader):
                 report.unchanged += 1
                 yield PageUnchanged(item.id)
         records = inventory.records(changed)
-        async for change in self._upserts(listings, records, known, request, report):
+        async for change in self._upserts(listings, records, held, request, report):
             yield change
         for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
             yield PageRemoval(page_id)
@@ -283,7 +290,7 @@ class ConfluenceReader(BaseReader):
         self,
         listings: AttachmentListings,
         records: AsyncIterator[PageRecord],
-        known: Mapping[str, str],
+        held: Held,
         request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[PageUpsert]:
@@ -294,8 +301,9 @@ class ConfluenceReader(BaseReader):
         client = listings.client
         people = People(client)
         pool = ParserPool(timeout=self.parse_timeout)
+        files = dataclasses.replace(self._file_settings(request), originals=held.original_files)
         attachments = PageAttachments(
-            listings, self.images, self._file_settings(request), pool, self.base_url, report
+            listings, self.images, files, pool, self.base_url, report, held.attachments
         )
         try:
             async for record in records:
@@ -308,9 +316,9 @@ class ConfluenceReader(BaseReader):
                     await asyncio.sleep(0)  # a page without files is done at once: not waiting
                 window.append((record, converted, fetch))
                 while window and self._release_first(window):
-                    yield await self._upsert(*window.popleft(), known, report)
+                    yield await self._upsert(*window.popleft(), held.pages, report)
             while window:
-                yield await self._upsert(*window.popleft(), known, report)
+                yield await self._upsert(*window.popleft(), held.pages, report)
         finally:
             for _, _, fetch in window:
                 if fetch is not None:
@@ -348,9 +356,18 @@ class ConfluenceReader(BaseReader):
     ) -> PageUpsert:
         report.pages += 1
         document = page_document(record, converted.markdown, self.base_url)
-        images, files, digest = await fetch if fetch is not None else ([], [], "")
-        footprint = fingerprint(record.version, document.metadata["path"], digest)
-        return PageUpsert(document, images, footprint, record.id not in known, files)
+        attached = await fetch if fetch is not None else Attached("")
+        footprint = fingerprint(record.version, document.metadata["path"], attached.digest)
+        return PageUpsert(
+            document,
+            attached.images,
+            footprint,
+            record.id not in known,
+            attached.files,
+            attached.kept,
+            attached.fingerprints,
+            attached.originals,
+        )
 
     def _convert(
         self, record: PageRecord, report: ImportReport, names: Mapping[str, str] | None = None
@@ -414,6 +431,15 @@ class ConfluenceReader(BaseReader):
     async def _with_tree(self, work: Callable[[SiteTree], Awaitable[T]]) -> T:
         async with self._client() as client:
             return await work(SiteTree(client))
+
+
+@dataclasses.dataclass(frozen=True)
+class Held:
+    """What a sync target holds (page and attachment fingerprints) and wants (original files)."""
+
+    pages: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    attachments: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    original_files: frozenset[str] = frozenset()
 
 
 def _listed_whole(request: LoadRequest, space_key: str) -> bool:

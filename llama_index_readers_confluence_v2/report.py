@@ -29,6 +29,7 @@ class ImportReport:
     images: int = 0
     attachments: int = 0
     unchanged: int = 0
+    kept: int = 0  # images and files a sync target already held unchanged: not downloaded
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)  # attached files left out, and why
@@ -56,13 +57,20 @@ class ImportReport:
 
 @dataclass
 class PageUpsert:
-    """A new or changed page, with its images and attached files, and the fingerprint to store."""
+    """A new or changed page, with its images and attached files, and the fingerprint to store.
+
+    `kept` names the page's images and files the target already holds unchanged (keep them,
+    they were not fetched again); `attachment_fingerprints` holds the fingerprint of every image
+    and file written or kept; `originals` the bytes of files the target asked for as they are."""
 
     document: Document
     images: list[Document]
     fingerprint: str
     is_new: bool
     attachments: list[Document] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    attachment_fingerprints: dict[str, str] = field(default_factory=dict)
+    originals: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ run resumes where it stopped.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from llama_index.core.schema import Document
 
@@ -33,6 +34,28 @@ class SyncTarget(Protocol):
     def finish(self) -> None: ...
 
 
+class AttachmentAwareTarget(SyncTarget, Protocol):
+    """A target that also remembers each image and file by fingerprint: a re-run downloads only
+    the attachments that changed, and files whose suffix is in `original_files` arrive as they
+    are (`originals`: attachment id -> bytes) for a target that parses them itself."""
+
+    original_files: frozenset[str]
+
+    def known_attachments(self, scope: str) -> dict[str, str]: ...
+
+    def upsert(
+        self,
+        scope: str,
+        page: Document,
+        images: list[Document],
+        fingerprint: str,
+        *,
+        kept: Collection[str] = (),
+        fingerprints: Mapping[str, str] | None = None,
+        originals: Mapping[str, bytes] | None = None,
+    ) -> None: ...
+
+
 @dataclass
 class SyncReport:
     added: int = 0
@@ -41,6 +64,7 @@ class SyncReport:
     unchanged: int = 0
     images: int = 0
     attachments: int = 0
+    kept: int = 0  # images and files already held unchanged, not downloaded again
     requests: int = 0
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
@@ -50,6 +74,7 @@ class SyncReport:
         return (
             f"{self.added} added, {self.updated} updated, {self.deleted} deleted, "
             f"{self.unchanged} unchanged, {self.images} images, {self.attachments} attached files, "
+            f"{self.kept} images and files unchanged, "
             f"{len(self.failures)} failed, {len(self.skipped_images)} images skipped, "
             f"{len(self.skipped)} attachments skipped"
         )
@@ -62,18 +87,25 @@ def sync(
     request = reader.request(show_progress=show_progress, **selection)  # fails before any write
     scope, description = request.scope(reader.base_url)
     known = target.known(scope)
+    aware = cast(AttachmentAwareTarget, target) if _is_aware(target) else None
+    known_files = aware.known_attachments(scope) if aware else {}
+    originals = aware.original_files if aware else frozenset()
     target.begin(scope, description)
     report = SyncReport()
     import_report = ImportReport()
     changes = iterate_sync(
         lambda: reader.achanges(
-            known, report=import_report, show_progress=show_progress, **selection
+            known,
+            report=import_report,
+            known_attachments=known_files,
+            original_files=originals,
+            show_progress=show_progress,
+            **selection,
         )
     )
     for change in changes:
         if isinstance(change, PageUpsert):
-            attached = [*change.images, *change.attachments]
-            target.upsert(scope, change.document, attached, change.fingerprint)
+            _upsert(target, aware, scope, change)
             report.images += len(change.images)
             report.attachments += len(change.attachments)
             if change.is_new:
@@ -85,8 +117,31 @@ def sync(
             report.deleted += 1
     target.finish()
     report.unchanged = import_report.unchanged
+    report.kept = import_report.kept
     report.requests = import_report.requests
     report.failures = list(import_report.failures)
     report.skipped_images = list(import_report.skipped_images)
     report.skipped = list(import_report.skipped)
     return report
+
+
+def _is_aware(target: SyncTarget) -> bool:
+    return hasattr(target, "known_attachments") and hasattr(target, "original_files")
+
+
+def _upsert(
+    target: SyncTarget, aware: AttachmentAwareTarget | None, scope: str, change: PageUpsert
+) -> None:
+    attached = [*change.images, *change.attachments]
+    if aware is None:
+        target.upsert(scope, change.document, attached, change.fingerprint)
+        return
+    aware.upsert(
+        scope,
+        change.document,
+        attached,
+        change.fingerprint,
+        kept=change.kept,
+        fingerprints=change.attachment_fingerprints,
+        originals=change.originals,
+    )

@@ -262,11 +262,12 @@ def test_sync_notices_files_added_replaced_and_removed_without_a_page_edit(
     busy = site.add_content(space, "Busy page", home.id)
     site.add_attachment(busy, "old.txt", "text/plain", "plain", b"first words")
     replaced = site.add_attachment(busy, "notes.md", "text/markdown", "markdown", b"# v1 draft")
+    site.add_attachment(busy, "steady.txt", "text/plain", "plain", b"never changes")
     emulator = Emulator(site)
     reader = make_reader(emulator)
     with LocalCollection(tmp_path / "wiki.sqlite") as collection:
         first = sync(reader, collection, space_key="SYNC", include_attachments=True)
-        assert (first.added, first.attachments) == (3, 2)
+        assert (first.added, first.attachments) == (3, 3)
         version = busy.version
         site.add_attachment(busy, "new.csv", "text/csv", "csv", b"city,rank\nparis,1\n")
         replaced.version += 1
@@ -278,18 +279,54 @@ def test_sync_notices_files_added_replaced_and_removed_without_a_page_edit(
         emulator.clear_log()
         second = sync(reader, collection, space_key="SYNC", include_attachments=True)
         texts = {d.metadata["file_name"]: d.text for d in collection.documents("attachment")}
+        steady = collection.search("never changes")
         bodies = [e for e in emulator.log if "body-format" in e.query]
         downloads = [e.path for e in emulator.log if e.path.endswith("/download")]
         emulator.clear_log()
         third = sync(reader, collection, space_key="SYNC", include_attachments=True)
     assert (second.updated, second.unchanged, second.added) == (1, 2, 0)
-    assert set(texts) == {"notes.md", "new.csv"} and "v2 final" in texts["notes.md"]
+    assert set(texts) == {"notes.md", "new.csv", "steady.txt"} and "v2 final" in texts["notes.md"]
     assert [e.query.get("id") for e in bodies] == [busy.id], [(e.path, e.query) for e in bodies]
-    assert len(downloads) == 2 and all(busy.id in path for path in downloads)
+    assert len(downloads) == 2 and all(busy.id in path for path in downloads)  # not steady.txt
+    assert (second.attachments, second.kept) == (2, 1)
+    assert steady[0].title == "steady.txt (Busy page)"
     assert (third.updated, third.unchanged) == (0, 3)
     assert not [e for e in emulator.log if "body-format" in e.query or "download" in e.path]
     searches = [e for e in emulator.log if e.path.endswith("/content/search")]
     assert len(searches) == 1  # the cost of noticing: one CQL search per 200 of the space's files
+
+
+def test_a_page_edit_downloads_none_of_its_unchanged_images_and_files(tmp_path: Path) -> None:
+    site, author = empty_site()
+    space = site.add_space("EDIT", "Edit Space", author_id=author)
+    page = site.add_content(space, "Diagrams")
+    picture = '<ac:image ac:alt="the flow"><ri:attachment ri:filename="flow.png" /></ac:image>'
+    site.edit_page(page.id, body=f"<p>First text.</p>{picture}")
+    site.add_attachment(page, "flow.png", "image/png", "png")
+    site.add_attachment(page, "guide.md", "text/markdown", "markdown", b"# Guide to the flow")
+    emulator = Emulator(site)
+    reader = make_reader(emulator)
+
+    def downloads() -> list[str]:
+        return [e.path for e in emulator.log if e.path.endswith("/download")]
+
+    with LocalCollection(tmp_path / "wiki.sqlite") as collection:
+        first = sync(reader, collection, space_key="EDIT", include_attachments=True)
+        assert (first.images, first.attachments, len(downloads())) == (1, 1, 2)
+        site.edit_page(page.id, body=f"<p>Second text.</p>{picture}")
+        emulator.clear_log()
+        edited = sync(reader, collection, space_key="EDIT", include_attachments=True)
+        assert (edited.updated, edited.kept, downloads()) == (1, 2, [])
+        assert collection.counts() == {"pages": 1, "images": 1, "attachments": 1}
+        assert collection.search("Second text") and collection.search("guide flow")
+        site.edit_page(page.id, title="Flow diagrams")  # the files carry the page's title
+        emulator.clear_log()
+        renamed = sync(reader, collection, space_key="EDIT", include_attachments=True)
+        paths = {d.metadata["path"] for d in collection.documents("image")}
+        assert (renamed.kept, len(downloads()), paths) == (0, 2, {"Edit Space > Flow diagrams"})
+        site.edit_page(page.id, body="<p>The picture is gone.</p>")
+        removed = sync(reader, collection, space_key="EDIT", include_attachments=True)
+        assert removed.kept == 1 and collection.counts()["images"] == 0
 
 
 def test_a_token_without_the_search_scope_falls_back_to_page_listings() -> None:

@@ -326,11 +326,34 @@ def test_h2ogpte_receives_attached_files_with_their_metadata(
     client = h2ogpte.H2OGPTE(address=h2o.address, api_key=h2o.api_key)
     target = H2OGPTeCollection.create(client, "Files")
     page_id = next(c.id for c in emulator.site.contents.values() if c.title == "Specs and Files")
-    report = sync(make_reader(emulator), target, page_ids=[page_id], include_attachments=True)
-    files = [
-        d for d in h2o.documents_in(target.collection_id) if d.metadata["kind"] == "attachment"
-    ]
-    assert report.attachments == len(files) == 8
-    spec = next(d for d in files if d.metadata["file_name"] == "spec.pdf")
+    reader = make_reader(emulator)
+    report = sync(reader, target, page_ids=[page_id], include_attachments=True)
+    files = {
+        d.metadata["file_name"]: d
+        for d in h2o.documents_in(target.collection_id)
+        if d.metadata["kind"] == "attachment"
+    }
+    spec = files["spec.pdf"]
     assert spec.metadata["page_id"] == page_id and spec.metadata["media_type"] == "application/pdf"
     assert spec.uri.endswith("/spec.pdf")
+    # PDF and Office files go up as themselves (h2oGPTe parses them, and OCRs the scan) ...
+    originals = {"spec.pdf": b"%PDF-", "scan.pdf": b"%PDF-", "plan.docx": b"PK"}
+    originals |= {"budget.xlsx": b"PK", "roadmap.pptx": b"PK"}
+    for name, magic in originals.items():
+        assert files[name].content.startswith(magic) and files[name].name.endswith(name), name
+    # ... the rest as their text; what nothing could open is reported, not sent
+    assert files["export.csv"].name.endswith(".md") and b"north" in files["export.csv"].content
+    assert report.attachments == len(files) == 9
+    reasons = {s.reason.split(":")[0]: s.reason for s in report.skipped}
+    assert "encrypted" in reasons["locked.pdf"] and "corrupt" in reasons["damaged.pdf"]
+    assert "zip bomb" in reasons["bomb.docx"]
+    emulator.site.edit_page(page_id, title="Specs and Files, revised")
+    emulator.site.edit_page(page_id)  # the title goes into the files' metadata: all re-sent
+    assert sync(reader, target, page_ids=[page_id], include_attachments=True).attachments == 9
+    emulator.site.edit_page(page_id, body="<p>Only the text changed.</p>")
+    uploads_before = sum(entry.path == "/rpc/fs" for entry in h2o.log)
+    edited = sync(reader, target, page_ids=[page_id], include_attachments=True)
+    assert sum(entry.path == "/rpc/fs" for entry in h2o.log) - uploads_before == 1  # the page
+    assert (edited.updated, edited.attachments, edited.kept) == (1, 0, 9)
+    kinds = [d.metadata["kind"] for d in h2o.documents_in(target.collection_id)]
+    assert (kinds.count("page"), kinds.count("attachment")) == (1, 9)

@@ -13,7 +13,7 @@ import base64
 import io
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from llama_index.core.schema import Document, ImageDocument
@@ -39,7 +39,15 @@ def require_h2ogpte() -> Any:
 
 
 class H2OGPTeCollection:
-    """An h2oGPTe collection as a sync target (see `sync`)."""
+    """An h2oGPTe collection as a sync target (see `sync`).
+
+    Attached PDF and Office files go up as the files themselves (h2oGPTe parses them, with OCR
+    for scans); other attached files as their extracted text. `original_files` changes which
+    suffixes go up as they are (empty: every file as text)."""
+
+    ORIGINAL_FILES = frozenset(
+        {".pdf", ".docx", ".doc", ".pptx", ".ppt", ".xlsx", ".xls", ".odt", ".rtf"}
+    )
 
     def __init__(
         self,
@@ -49,14 +57,18 @@ class H2OGPTeCollection:
         extra_metadata: dict[str, Any] | None = None,
         batch_pages: int = 25,
         ingest_options: dict[str, Any] | None = None,
+        original_files: Iterable[str] | None = None,
     ) -> None:
         self.client = client
         self.collection_id = collection_id
         self.extra_metadata = dict(extra_metadata or {})
         self.batch_pages = max(1, batch_pages)
         self.ingest_options = dict(ingest_options or {})
+        chosen = self.ORIGINAL_FILES if original_files is None else original_files
+        self.original_files = frozenset(suffix.lower() for suffix in chosen)
         self._documents: dict[str, list[str]] = {}
-        self._pending: list[tuple[str, list[str], dict[str, dict[str, Any]]]] = []
+        self._attachments: dict[str, tuple[str, str]] = {}  # id -> (document id, fingerprint)
+        self._pending: list[tuple[str, list[str], dict[str, dict[str, Any]], set[str]]] = []
 
     def __repr__(self) -> str:
         return f"H2OGPTeCollection({self.collection_id!r})"
@@ -73,6 +85,7 @@ class H2OGPTeCollection:
     def known(self, scope: str) -> dict[str, str]:
         fingerprints: dict[str, str] = {}
         self._documents = {}
+        self._attachments = {}
         for document in self._all_documents():
             metadata = _metadata_of(document)
             if metadata.get("source") != "confluence" or metadata.get("confluence_scope") != scope:
@@ -84,48 +97,55 @@ class H2OGPTeCollection:
                 fingerprints[page_id] = (
                     CONFLICT if seen is not None else str(metadata.get("fingerprint"))
                 )
+            elif metadata.get("fingerprint") and metadata.get("attachment_id"):
+                attachment_id = str(metadata["attachment_id"])
+                footprint = CONFLICT if attachment_id in self._attachments else None
+                self._attachments[attachment_id] = (
+                    str(document.id),
+                    footprint or str(metadata["fingerprint"]),
+                )
         return fingerprints
+
+    def known_attachments(self, scope: str) -> dict[str, str]:
+        """Images and files held in `scope` by fingerprint (read by `known`, called first)."""
+        return {key: footprint for key, (_, footprint) in self._attachments.items()}
 
     def begin(self, scope: str, description: str) -> None:
         self._scope = scope
 
-    def upsert(self, scope: str, page: Document, images: list[Document], fingerprint: str) -> None:
+    def upsert(
+        self,
+        scope: str,
+        page: Document,
+        images: list[Document],
+        fingerprint: str,
+        *,
+        kept: Collection[str] = (),
+        fingerprints: Mapping[str, str] | None = None,
+        originals: Mapping[str, bytes] | None = None,
+    ) -> None:
+        """Queue a page with its images and files for ingestion (`finish` sends the batch)."""
         metadata: dict[str, dict[str, Any]] = {}
-        uploads: list[str] = []
-        page_meta = {**self._base(scope, page), "kind": "page", "fingerprint": fingerprint}
-        upload_id = self._upload(
-            _file_name(page.metadata.get("title", ""), page.id_, "md"),
-            page.text.encode(),
-            page.metadata.get("url", ""),
-        )
-        uploads.append(upload_id)
-        metadata[upload_id] = page_meta
+        name = _file_name(page.metadata.get("title", ""), page.id_, "md")
+        upload_id = self._upload(name, page.text.encode(), page.metadata.get("url", ""))
+        metadata[upload_id] = {
+            **self._base(scope, page),
+            "kind": "page",
+            "fingerprint": fingerprint,
+        }
         for attached in images:
-            if not isinstance(attached, ImageDocument):
-                name = _file_name(attached.metadata.get("file_name", ""), attached.id_, "md")
-                upload_id = self._upload(name, attached.text.encode(), attached.metadata["url"])
-                uploads.append(upload_id)
-                metadata[upload_id] = {
-                    **self._base(scope, page),
-                    "kind": "attachment",
-                    "attachment_id": attached.id_,
-                    "file_name": attached.metadata.get("file_name"),
-                    "media_type": attached.metadata.get("media_type"),
-                }
-                continue
-            image = attached
-            data = base64.b64decode(image.image or "")
-            name = f"{image.id_}-{image.metadata.get('file_name', 'image')}"
-            upload_id = self._upload(name, data, image.metadata.get("url", ""))
-            uploads.append(upload_id)
+            name, data, kind = _attached_file(attached, (originals or {}).get(attached.id_))
+            upload_id = self._upload(name, data, attached.metadata.get("url", ""))
             metadata[upload_id] = {
                 **self._base(scope, page),
-                "kind": "image",
-                "attachment_id": image.id_,
-                "file_name": image.metadata.get("file_name"),
-                "media_type": image.metadata.get("media_type"),
+                "kind": kind,
+                "attachment_id": attached.id_,
+                "file_name": attached.metadata.get("file_name"),
+                "media_type": attached.metadata.get("media_type"),
+                "fingerprint": (fingerprints or {}).get(attached.id_),
             }
-        self._pending.append((page.id_, uploads, metadata))
+        kept_documents = {self._attachments[key][0] for key in kept if key in self._attachments}
+        self._pending.append((page.id_, list(metadata), metadata, kept_documents))
         if len(self._pending) >= self.batch_pages:
             self.finish()
 
@@ -142,13 +162,18 @@ class H2OGPTeCollection:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        upload_ids = [upload for _, uploads, _ in pending for upload in uploads]
-        metadata = {key: value for _, _, meta in pending for key, value in meta.items()}
+        upload_ids = [upload for _, uploads, _, _ in pending for upload in uploads]
+        metadata = {key: value for _, _, meta, _ in pending for key, value in meta.items()}
         job = self.client.ingest_uploads(
             self.collection_id, upload_ids, metadata=metadata, **self.ingest_options
         )
         self._check(job, "ingest")
-        superseded = [doc for page_id, _, _ in pending for doc in self._documents.pop(page_id, [])]
+        superseded = [
+            document
+            for page_id, _, _, kept in pending
+            for document in self._documents.pop(page_id, [])
+            if document not in kept
+        ]
         if superseded:
             self._check(
                 self.client.delete_documents_from_collection(self.collection_id, superseded),
@@ -192,6 +217,16 @@ def _metadata_of(document: Any) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
     return {}
+
+
+def _attached_file(document: Document, original: bytes | None) -> tuple[str, bytes, str]:
+    """An image or attached file as an upload: (file name, content, kind)."""
+    file_name = str(document.metadata.get("file_name") or "file")
+    if isinstance(document, ImageDocument):
+        return f"{document.id_}-{file_name}", base64.b64decode(document.image or ""), "image"
+    if original is not None:
+        return f"{document.id_}-{file_name}", original, "attachment"
+    return _file_name(file_name, document.id_, "md"), document.text.encode(), "attachment"
 
 
 def _file_name(title: str, page_id: str, extension: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS scope_pages (
     fingerprint TEXT NOT NULL,
     PRIMARY KEY (scope, page_id)
 );
+CREATE TABLE IF NOT EXISTS attachment_state (   -- an image or file document's fingerprint
+    attachment_id TEXT PRIMARY KEY,
+    page_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS scopes (
     scope TEXT PRIMARY KEY,
     description TEXT NOT NULL
@@ -62,6 +67,8 @@ class SearchHit:
 
 class LocalCollection:
     """A Confluence import in one SQLite file: `sync` into it, `search` it."""
+
+    original_files: frozenset[str] = frozenset()  # attached files are stored as their text
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
@@ -99,14 +106,37 @@ class LocalCollection:
         )
         return dict(rows.fetchall())
 
+    def known_attachments(self, scope: str) -> dict[str, str]:
+        rows = self._db.execute(
+            """
+            SELECT a.attachment_id, a.fingerprint FROM attachment_state a
+            JOIN scope_pages s ON s.page_id = a.page_id
+            JOIN documents d ON d.id = a.attachment_id
+            WHERE s.scope = ?
+            """,
+            (scope,),
+        )
+        return dict(rows.fetchall())
+
     def begin(self, scope: str, description: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO scopes VALUES (?, ?)", (scope, description))
 
-    def upsert(self, scope: str, page: Document, images: list[Document], fingerprint: str) -> None:
-        """Replace a page and its images, and record it in the scope: one transaction."""
+    def upsert(
+        self,
+        scope: str,
+        page: Document,
+        images: list[Document],
+        fingerprint: str,
+        *,
+        kept: Collection[str] = (),
+        fingerprints: Mapping[str, str] | None = None,
+        originals: Mapping[str, bytes] | None = None,
+    ) -> None:
+        """Replace a page and its images and files (but those `kept`), and record it in the
+        scope: one transaction."""
         page_id = page.id_
         with self._transaction() as db:
-            self._delete_documents(db, page_id)
+            self._delete_documents(db, page_id, keep=kept)
             db.execute(
                 "INSERT INTO documents VALUES (?, 'page', ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                 (page_id, page_id, *_columns(page), page.text, json.dumps(page.metadata)),
@@ -132,6 +162,10 @@ class LocalCollection:
                         image.image_mimetype,
                     ),
                 )
+            db.executemany(
+                "INSERT OR REPLACE INTO attachment_state VALUES (?, ?, ?)",
+                [(key, page_id, value) for key, value in (fingerprints or {}).items()],
+            )
             db.execute(
                 "INSERT OR REPLACE INTO scope_pages VALUES (?, ?, ?)", (scope, page_id, fingerprint)
             )
@@ -174,13 +208,20 @@ class LocalCollection:
         """Every page is committed as it arrives: nothing is left to flush."""
 
     @staticmethod
-    def _delete_documents(db: sqlite3.Connection, page_id: str) -> None:
+    def _delete_documents(db: sqlite3.Connection, page_id: str, keep: Collection[str] = ()) -> None:
+        """A page's documents, but its images and files named in `keep`."""
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM keep")
+        db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(key,) for key in keep])
+        doomed = "SELECT id FROM documents WHERE page_id = ? AND id NOT IN (SELECT id FROM keep)"
+        db.execute(f"DELETE FROM pages_fts WHERE page_id IN ({doomed})", (page_id,))
+        db.execute("DELETE FROM pages_fts WHERE page_id = ?", (page_id,))
         db.execute(
-            "DELETE FROM pages_fts WHERE page_id IN (SELECT id FROM documents WHERE page_id = ?)",
+            "DELETE FROM attachment_state WHERE page_id = ? "
+            "AND attachment_id NOT IN (SELECT id FROM keep)",
             (page_id,),
         )
-        db.execute("DELETE FROM pages_fts WHERE page_id = ?", (page_id,))
-        db.execute("DELETE FROM documents WHERE page_id = ?", (page_id,))
+        db.execute(f"DELETE FROM documents WHERE id IN ({doomed})", (page_id,))
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
