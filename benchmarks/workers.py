@@ -15,6 +15,16 @@ import time
 from typing import Any
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time of this process (all its threads) and of its finished children (parsers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "cpu_s": own.ru_utime + own.ru_stime,
+        "children_cpu_s": children.ru_utime + children.ru_stime,
+    }
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -51,6 +61,7 @@ def run_ours(job: dict[str, Any]) -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
         "rss_mb": rss_mb(),
         "rss_before_mb": started_rss,
+        **cpu_seconds(),
     }
 
 

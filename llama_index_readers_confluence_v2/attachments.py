@@ -180,27 +180,36 @@ class AttachmentListings:
     def __init__(self, client: ConfluenceClient, whole_spaces: Callable[[str], bool]) -> None:
         self.client = client
         self.whole_spaces = whole_spaces
-        self._by_space: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self._searches: dict[str, asyncio.Task[dict[str, list[dict[str, Any]]] | None]] = {}
         self._search_refused = False  # once refused (a scope), not asked again this run
-        self._locks: dict[str, asyncio.Lock] = {}
+
+    def prefetch(self, space_key: str) -> None:
+        """Start the space's bulk listing now (it runs alongside the page listing)."""
+        if self.whole_spaces(space_key) and space_key not in self._searches:
+            self._searches[space_key] = asyncio.ensure_future(self._search(space_key))
 
     async def of_page(self, page_id: str, space_key: str) -> list[dict[str, Any]]:
         if not self.whole_spaces(space_key) or self._search_refused:
             return await list_attachments(self.client, page_id)
-        lock = self._locks.setdefault(space_key, asyncio.Lock())
-        async with lock:
-            if space_key not in self._by_space and not self._search_refused:
-                await self._search(space_key)
-        if self._search_refused:
+        self.prefetch(space_key)
+        by_page = await asyncio.shield(self._searches[space_key])
+        if by_page is None:  # refused
             return await list_attachments(self.client, page_id)
-        return self._by_space[space_key].get(page_id, [])
+        return by_page.get(page_id, [])
 
-    async def _search(self, space_key: str) -> None:
+    async def close(self) -> None:
+        searches, self._searches = list(self._searches.values()), {}
+        for search in searches:
+            search.cancel()
+        await asyncio.gather(*searches, return_exceptions=True)
+
+    async def _search(self, space_key: str) -> dict[str, list[dict[str, Any]]] | None:
         try:
-            self._by_space[space_key] = await space_attachments(self.client, space_key)
+            return await space_attachments(self.client, space_key)
         except (AuthError, PermissionDeniedError) as exc:  # e.g. a token without search scope
             logger.warning("attachments are listed page by page for this run: %s", exc)
             self._search_refused = True
+            return None
 
 
 async def space_attachments(
@@ -295,25 +304,32 @@ def wanted(info: AttachmentInfo, settings: FileSettings) -> str | None:
     return None
 
 
-async def fetch_file(
-    client: ConfluenceClient, info: AttachmentInfo, settings: FileSettings, pool: ParserPool
-) -> FetchedFile | SkippedFile:
-    """Download and parse one attached file (or check it, when it is to be handed over as it
-    is); every failure becomes a reason, never text."""
+async def download_file(
+    client: ConfluenceClient, info: AttachmentInfo, settings: FileSettings
+) -> bytes | SkippedFile:
+    """One attached file's bytes under the size cap, or why not."""
     try:
-        data = await client.download(info.page_id, info.attachment_id, settings.max_bytes)
-        if info.suffix in settings.originals:
-            check_original(info.suffix, data)
-            return FetchedFile(info, "", data)
-        text = await parse_file(info.suffix, data, settings, pool)
+        return await client.download(info.page_id, info.attachment_id, settings.max_bytes)
     except OversizedError as exc:
         return SkippedFile(info, str(exc))
     except NotFoundError:
         return SkippedFile(info, "the attachment vanished before it could be downloaded")
-    except FileRejected as exc:
-        return SkippedFile(info, str(exc))
     except ConfluenceError as exc:
         return SkippedFile(info, f"download failed: {exc}")
+
+
+async def read_file(
+    info: AttachmentInfo, data: bytes, settings: FileSettings, pool: ParserPool
+) -> FetchedFile | SkippedFile:
+    """A downloaded file parsed (or checked, when it is handed over as it is); every failure
+    becomes a reason, never text."""
+    try:
+        if info.suffix in settings.originals:
+            check_original(info.suffix, data)
+            return FetchedFile(info, "", data)
+        text = await parse_file(info.suffix, data, settings, pool)
+    except FileRejected as exc:
+        return SkippedFile(info, str(exc))
     if not text.strip():
         return SkippedFile(info, "no text to extract (a scan without a text layer?)")
     return FetchedFile(info, text)
@@ -364,6 +380,27 @@ class Attached:
 
 
 @dataclass
+class Backlog:
+    """The run's attachment work in progress: pages whose downloads are not all in, and bytes
+    downloaded but not yet parsed. The reader takes in no more pages past a limit on either,
+    so memory stays bounded while downloads and parsing keep going."""
+
+    downloading_pages: int = 0
+    unparsed_bytes: int = 0
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition, repr=False)
+
+    async def fewer_downloading(self, limit: int) -> None:
+        """Return once no more than `limit` pages are downloading."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.downloading_pages <= limit)
+
+    async def downloaded(self) -> None:
+        async with self._changed:
+            self.downloading_pages -= 1
+            self._changed.notify_all()
+
+
+@dataclass
 class PageAttachments:
     """One run's attachments: a page's embedded images and attached files as Documents, every
     skip in the report with its reason. Those a sync target already holds at the same
@@ -376,8 +413,22 @@ class PageAttachments:
     base_url: str
     report: ImportReport
     known: Mapping[str, str] = field(default_factory=dict)
+    backlog: Backlog = field(default_factory=Backlog)
 
     async def of(self, record: PageRecord, converted: ConvertedBody) -> Attached:
+        self.backlog.downloading_pages += 1
+        try:
+            attached, downloaded, carried = await self._download(record, converted)
+        finally:
+            await self.backlog.downloaded()
+        await self._read_files(record, attached, downloaded, carried)
+        self.report.kept += len(attached.kept)
+        return attached
+
+    async def _download(
+        self, record: PageRecord, converted: ConvertedBody
+    ) -> tuple[Attached, list[tuple[AttachmentInfo, bytes]], dict[str, Any]]:
+        """The page's images, and its files' bytes (not parsed yet)."""
         listing = await self.listings.of_page(record.id, record.space.key)
         attached = Attached(attachments_digest(listing))
         carried = carried_from_page(record, self.base_url)
@@ -401,12 +452,11 @@ class PageAttachments:
             elif not self._kept(attached, info.attachment_id, info.version, carried):
                 fetching.append(info)
         references = self._fresh_images(record, (*converted.images, *taken_in))
-        await asyncio.gather(
+        _, downloaded = await asyncio.gather(
             self._images(record, attached, references, listing, carried),
-            self._files(record, attached, fetching, carried),
+            self._download_files(record, fetching),
         )
-        self.report.kept += len(attached.kept)
-        return attached
+        return attached, downloaded, carried
 
     def _kept(self, attached: Attached, attachment_id: str, version: Any, *state: Any) -> bool:
         footprint = attachment_fingerprint(version, *state)
@@ -473,17 +523,35 @@ class PageAttachments:
                 )
             )
 
-    async def _files(
+    async def _download_files(
+        self, record: PageRecord, fetching: list[AttachmentInfo]
+    ) -> list[tuple[AttachmentInfo, bytes]]:
+        client = self.listings.client
+        outcomes = await asyncio.gather(
+            *(download_file(client, info, self.files) for info in fetching)
+        )
+        downloaded = []
+        for info, outcome in zip(fetching, outcomes, strict=True):
+            if isinstance(outcome, SkippedFile):
+                self._skip(record, info, outcome.reason)
+            else:
+                downloaded.append((info, outcome))
+                self.backlog.unparsed_bytes += len(outcome)
+        return downloaded
+
+    async def _read_files(
         self,
         record: PageRecord,
         attached: Attached,
-        fetching: list[AttachmentInfo],
+        downloaded: list[tuple[AttachmentInfo, bytes]],
         carried: Mapping[str, Any],
     ) -> None:
-        client = self.listings.client
-        outcomes = await asyncio.gather(
-            *(fetch_file(client, info, self.files, self.pool) for info in fetching)
-        )
+        try:
+            outcomes = await asyncio.gather(
+                *(read_file(info, data, self.files, self.pool) for info, data in downloaded)
+            )
+        finally:
+            self.backlog.unparsed_bytes -= sum(len(data) for _, data in downloaded)
         for outcome in outcomes:
             if isinstance(outcome, SkippedFile):
                 self._skip(record, outcome.info, outcome.reason)

@@ -76,7 +76,10 @@ class RetryPolicy:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if retry_after is None:
             return self.backoff(attempt)
-        return min(max(retry_after, self.backoff_base / 10), self.retry_after_max)
+        # never sooner than asked; a little later at random, so that requests refused together
+        # (concurrent ones, or other clients) do not come back in lockstep
+        delay = max(retry_after, self.backoff_base / 10) * random.uniform(1.0, 1.25)
+        return min(delay, self.retry_after_max)
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,12 @@ class HttpSession:
             verify=tls_verification(verify),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=max(1, max_concurrency) + 2),
+            # a download is two hosts (the API, then the media host); each keeps its own warm
+            # connections, and bodies are read after the semaphore is given back
+            limits=httpx.Limits(
+                max_connections=4 * max(1, max_concurrency),
+                max_keepalive_connections=4 * max(1, max_concurrency),
+            ),
         )
 
     async def __aenter__(self: SessionT) -> SessionT:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 import sys
 from typing import Any, BinaryIO
@@ -29,6 +30,8 @@ def _receive(source: BinaryIO) -> Any:
 
 
 def serve(source: BinaryIO, out: BinaryIO) -> None:
+    with contextlib.suppress(OSError):  # parsing yields the cores to the downloads feeding it
+        os.nice(5)
     logging.basicConfig(level=logging.CRITICAL)  # before readers that configure logging on import
     with contextlib.suppress(ImportError):  # before "ready": no file's clock pays for it
         import llama_index.readers.file  # noqa: F401

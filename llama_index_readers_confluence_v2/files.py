@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import io
 import os
 import pickle
@@ -109,6 +110,11 @@ def suffix_of(file_name: str, media_type: str) -> str:
     if suffix:
         return suffix
     return SUFFIX_OF_TYPE.get(media_type.split(";")[0].strip().lower(), "")
+
+
+def needs_workers(file_extractor: Mapping[str, Any], originals: frozenset[str]) -> bool:
+    """Whether some kind of file would be parsed in a worker process (not overridden)."""
+    return any(s not in file_extractor and s not in originals for s in FILE_READERS)
 
 
 def has_parser(suffix: str, file_extractor: Mapping[str, Any]) -> bool:
@@ -296,16 +302,33 @@ class ParserPool:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.timeout = timeout
         self._idle: list[_Worker] = []
-        self._started = 0
+        self._starting: list[asyncio.Task[_Worker]] = []
         self._free: asyncio.Semaphore | None = None
 
-    async def parse(self, suffix: str, data: bytes) -> str:
-        """The file's text, or FileRejected with the reason (a time-out included)."""
+    def warm(self) -> None:
+        """Start the workers now, in the background: their start-up (importing the readers,
+        about 2 s) then overlaps the listing instead of holding up the first file."""
+        if self._free is None and importlib.util.find_spec("llama_index.readers.file"):
+            self._open()
+            self._starting = [asyncio.ensure_future(_Worker.start()) for _ in range(self.workers)]
+
+    def _open(self) -> asyncio.Semaphore:
         if self._free is None:
             remove_stale_temporary_folders()
             self._free = asyncio.Semaphore(self.workers)
-        async with self._free:
-            worker = self._idle.pop() if self._idle else await _Worker.start()
+        return self._free
+
+    async def _worker(self) -> _Worker:
+        if self._idle:
+            return self._idle.pop()
+        if self._starting:
+            return await self._starting.pop()
+        return await _Worker.start()
+
+    async def parse(self, suffix: str, data: bytes) -> str:
+        """The file's text, or FileRejected with the reason (a time-out included)."""
+        async with self._open():
+            worker = await self._worker()
             try:
                 verdict, value = await asyncio.wait_for(worker.ask(suffix, data), self.timeout)
             except asyncio.TimeoutError:
@@ -323,6 +346,13 @@ class ParserPool:
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
+        starting, self._starting = self._starting, []
+        for task in starting:  # never used: not worth waiting for their start-up
+            if task.done() and not task.cancelled() and task.exception() is None:
+                idle.append(task.result())
+            else:
+                task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
         for worker in idle:
             await worker.stop()
 
@@ -344,7 +374,11 @@ class _Worker:
             stderr=asyncio.subprocess.DEVNULL,  # parsers' own chatter; reasons come back as answers
         )
         worker = cls(process)
-        await worker._read()  # "ready": the readers are imported before any clock runs
+        try:
+            await worker._read()  # "ready": the readers are imported before any clock runs
+        except BaseException:  # cancelled (the run ended first), or it died starting
+            await worker.kill()
+            raise
         return worker
 
     async def ask(self, suffix: str, data: bytes) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from .attachments import (
     Attached,
     AttachmentListings,
+    Backlog,
     FileSettings,
     ImageSettings,
     PageAttachments,
@@ -36,6 +37,7 @@ from .files import (
     PARSE_TIMEOUT,
     AttachmentInfo,
     ParserPool,
+    needs_workers,
     parsers_of,
 )
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
@@ -67,6 +69,8 @@ from .walk import Walker
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 WINDOW_MAX = 256  # pages held back at most while their attachments download
+UNPARSED_MAX = 32 * 1024 * 1024  # downloaded file bytes waiting for a parser, at most (roughly)
+Window = collections.deque[tuple[PageRecord, ConvertedBody, "asyncio.Task[Attached] | None"]]
 
 
 class ConfluenceReader(BaseReader):
@@ -251,16 +255,20 @@ class ConfluenceReader(BaseReader):
                 walker = Walker(tree, request)
                 listings = AttachmentListings(client, lambda key: _listed_whole(request, key))
                 inventory = Inventory(tree, request, listings)
+                pool = ParserPool(timeout=self.parse_timeout)
+                attachments = self._page_attachments(listings, pool, request, held, report)
                 try:
                     if held.pages:
-                        changes = self._changed(held, inventory, listings, request, report)
+                        changes = self._changed(held, inventory, attachments, request, report)
                     else:
                         records = walker.records()
-                        changes = self._upserts(listings, records, held, request, report)
+                        changes = self._upserts(attachments, records, held, request, report)
                     async for change in changes:
                         progress.update(1)
                         yield change
                 finally:
+                    await listings.close()
+                    await pool.close()
                     report.requests = client.requests_made
                     for page_id in walker.vanished + inventory.vanished:
                         self._fail(report, page_id, "deleted or restricted during the import")
@@ -269,7 +277,7 @@ class ConfluenceReader(BaseReader):
         self,
         held: Held,
         inventory: Inventory,
-        listings: AttachmentListings,
+        attachments: PageAttachments,
         request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[Change]:
@@ -281,14 +289,34 @@ class ConfluenceReader(BaseReader):
                 report.unchanged += 1
                 yield PageUnchanged(item.id)
         records = inventory.records(changed)
-        async for change in self._upserts(listings, records, held, request, report):
+        async for change in self._upserts(attachments, records, held, request, report):
             yield change
         for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
             yield PageRemoval(page_id)
 
-    async def _upserts(
+    def _page_attachments(
         self,
         listings: AttachmentListings,
+        pool: ParserPool,
+        request: LoadRequest,
+        held: Held,
+        report: ImportReport,
+    ) -> PageAttachments:
+        """The run's attachment pipeline; when attachments are wanted, the slow starts (parser
+        processes, a space's bulk attachment listing) begin at once, alongside the listing."""
+        files = dataclasses.replace(self._file_settings(request), originals=held.original_files)
+        if request.include_attachments:
+            if needs_workers(files.file_extractor, files.originals):
+                pool.warm()
+            for space_key in request.whole_space_keys():
+                listings.prefetch(space_key)
+        return PageAttachments(
+            listings, self.images, files, pool, self.base_url, report, held.attachments
+        )
+
+    async def _upserts(
+        self,
+        attachments: PageAttachments,
         records: AsyncIterator[PageRecord],
         held: Held,
         request: LoadRequest,
@@ -296,15 +324,8 @@ class ConfluenceReader(BaseReader):
     ) -> AsyncIterator[PageUpsert]:
         """Pages in order; the attachments of the next few pages download (and parse) while
         earlier pages are yielded."""
-        window: collections.deque[tuple[PageRecord, ConvertedBody, asyncio.Task[Attached] | None]]
-        window = collections.deque()
-        client = listings.client
-        people = People(client)
-        pool = ParserPool(timeout=self.parse_timeout)
-        files = dataclasses.replace(self._file_settings(request), originals=held.original_files)
-        attachments = PageAttachments(
-            listings, self.images, files, pool, self.base_url, report, held.attachments
-        )
+        window: Window = collections.deque()
+        people = People(attachments.listings.client)
         try:
             async for record in records:
                 converted = self._convert(record, report, await people.learn(record.body))
@@ -315,28 +336,31 @@ class ConfluenceReader(BaseReader):
                     fetch = asyncio.ensure_future(attachments.of(record, converted))
                     await asyncio.sleep(0)  # a page without files is done at once: not waiting
                 window.append((record, converted, fetch))
-                while window and self._release_first(window):
-                    yield await self._upsert(*window.popleft(), held.pages, report)
+                while window and (step := self._next_step(window, attachments.backlog)) != "take":
+                    if step == "wait":
+                        await attachments.backlog.fewer_downloading(self.max_concurrency * 2)
+                    else:
+                        yield await self._upsert(*window.popleft(), held.pages, report)
             while window:
                 yield await self._upsert(*window.popleft(), held.pages, report)
         finally:
             for _, _, fetch in window:
                 if fetch is not None:
                     fetch.cancel()
-            await pool.close()
 
-    def _release_first(
-        self,
-        window: collections.deque[tuple[PageRecord, ConvertedBody, asyncio.Task[Attached] | None]],
-    ) -> bool:
-        """Whether to hand over the first page now: its attachments are in, or too much waits.
-        Pages whose attachments are done do not count, so downloads of the next pages with
-        files keep `max_concurrency` busy however sparse those pages are."""
+    def _next_step(self, window: Window, backlog: Backlog) -> str:
+        """What to do before taking in another page: "release" the first page (its attachments
+        are in, or too much is held: pages, or downloaded bytes waiting for a parser), "wait"
+        while many pages are still downloading, or "take" the next page. Waiting is for any
+        download to finish, not for the first page, which may be waiting for a parser."""
         first = window[0][2]
-        if first is None or first.done() or len(window) > WINDOW_MAX:
-            return True
-        waiting = sum(1 for _, _, task in window if task is not None and not task.done())
-        return waiting > self.max_concurrency * 2
+        if first is None or first.done():
+            return "release"
+        if len(window) > WINDOW_MAX or backlog.unparsed_bytes > UNPARSED_MAX:
+            return "release"
+        if backlog.downloading_pages > self.max_concurrency * 2:
+            return "wait"
+        return "take"
 
     def _file_settings(self, request: LoadRequest) -> FileSettings:
         """The constructor's attachment options, with the call's own winning."""

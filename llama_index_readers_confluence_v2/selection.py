@@ -68,6 +68,10 @@ class LoadRequest:
             for selection in self.selections
         )
 
+    def whole_space_keys(self) -> tuple[str, ...]:
+        """The spaces selected by key (imported whole)."""
+        return tuple(s.space_key for s in self.selections if isinstance(s, SpaceSelection))
+
     def scope(self, base_url: str) -> tuple[str, str]:
         """A stable key for what is selected (what deletions are computed against), and its
         description: the same for the same arguments, whatever their order or spelling of ids."""

@@ -14,6 +14,7 @@ targets without bodies.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -152,17 +153,23 @@ class Walker:
     # ---- spaces -------------------------------------------------------------------------------
 
     async def space_records(self, space: SpaceInfo) -> AsyncIterator[PageRecord]:
-        """The space's listing with bodies; a page whose parent was not listed yet waits."""
-        walk = _SpaceWalk(space, await self.tree.labels_of_space(space))
-        async for batch in self.tree.space_pages(space, self.request.statuses, bodies=True):
-            for raw in batch:
-                if self._parent_ready(raw, walk):
-                    for record in self._release(raw, walk):
-                        yield record
-                else:
-                    walk.parked.setdefault(str(raw["parentId"]), []).append(raw)
-        async for record in self._release_leftovers(walk):
-            yield record
+        """The space's listing with bodies; a page whose parent was not listed yet waits. The
+        labels are looked up while the first batch of pages is on its way."""
+        labels = asyncio.ensure_future(self.tree.labels_of_space(space))
+        try:
+            walk: _SpaceWalk | None = None
+            async for batch in self.tree.space_pages(space, self.request.statuses, bodies=True):
+                walk = walk or _SpaceWalk(space, await labels)
+                for raw in batch:
+                    if self._parent_ready(raw, walk):
+                        for record in self._release(raw, walk):
+                            yield record
+                    else:
+                        walk.parked.setdefault(str(raw["parentId"]), []).append(raw)
+            async for record in self._release_leftovers(walk or _SpaceWalk(space, await labels)):
+                yield record
+        finally:
+            labels.cancel()
 
     def _parent_ready(self, raw: dict[str, Any], walk: _SpaceWalk) -> bool:
         """Whether every container above `raw` is emitted or a (known) folder chain up to one."""

@@ -45,6 +45,7 @@ class LoggedRequest:
     has_authorization: bool
     status: int = 0
     raw_query: str = ""  # the query string exactly as it arrived
+    arrived: float = field(default_factory=time.monotonic)  # for timelines in benchmarks
 
 
 @dataclass
