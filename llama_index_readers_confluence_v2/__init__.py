@@ -29,6 +29,7 @@ from .errors import (
     OversizedError,
     PermissionDeniedError,
     RateLimitError,
+    RequestRefusedError,
     TransportError,
     UnknownArgumentError,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "PageUpsert",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestRefusedError",
     "RetryPolicy",
     "SearchHit",
     "SpaceInfo",

@@ -52,11 +52,11 @@ from .images import (
 )
 from .markdown import ConvertedBody, ImageReference, attachment_url
 from .report import ImportReport
+from .tree import CQL_SEARCH, collection
 
 logger = logging.getLogger(__name__)
 
 V2 = "/wiki/api/v2"
-CQL_SEARCH = "/wiki/rest/api/content/search"
 
 
 @dataclass(frozen=True)
@@ -89,18 +89,15 @@ async def fetch_page_images(
     page_id: str,
     references: tuple[ImageReference, ...],
     settings: ImageSettings,
-    listing: list[dict[str, Any]] | None = None,
+    listing: list[dict[str, Any]],
 ) -> list[FetchedImage | SkippedImage]:
-    """Every referenced image of the page, in reference order: fetched, or skipped with a reason.
-    `listing` is the page's attachments when already listed."""
+    """Every referenced image of the page (its attachments `listing`), in reference order:
+    fetched, or skipped with a reason."""
     if not references:
         return []
     attachments: dict[str, dict[str, Any]] = {}
-    if listing is not None:
-        for attachment in listing:
-            attachments.setdefault(str(attachment.get("title")), attachment)
-    else:
-        attachments = await _attachments_by_name(client, page_id, references)
+    for attachment in listing:
+        attachments.setdefault(str(attachment.get("title")), attachment)
     return list(
         await asyncio.gather(
             *(
@@ -109,18 +106,6 @@ async def fetch_page_images(
             )
         )
     )
-
-
-async def _attachments_by_name(
-    client: ConfluenceClient, page_id: str, references: tuple[ImageReference, ...]
-) -> dict[str, dict[str, Any]]:
-    params: dict[str, Any] = {"limit": 250}
-    if len(references) == 1:  # the API filters by one file name, never by several
-        params["filename"] = references[0].file_name
-    found: dict[str, dict[str, Any]] = {}
-    async for attachment in client.paginate(f"{V2}/pages/{page_id}/attachments", params):
-        found.setdefault(str(attachment.get("title")), attachment)
-    return found
 
 
 async def _fetch_one(
@@ -162,10 +147,12 @@ async def _fetch_one(
     return FetchedImage(reference, attachment_id, checked)
 
 
-async def list_attachments(client: ConfluenceClient, page_id: str) -> list[dict[str, Any]]:
-    """Every current attachment of a page, 250 a request."""
-    params = {"limit": 250}
-    return [item async for item in client.paginate(f"{V2}/pages/{page_id}/attachments", params)]
+async def list_attachments(
+    client: ConfluenceClient, page_id: str, kind: str = "page"
+) -> list[dict[str, Any]]:
+    """Every current attachment of a page (or blog post), 250 a request."""
+    path = f"{V2}/{collection(kind)}/{page_id}/attachments"
+    return [item async for item in client.paginate(path, {"limit": 250})]
 
 
 class AttachmentListings:
@@ -188,13 +175,15 @@ class AttachmentListings:
         if self.whole_spaces(space_key) and space_key not in self._searches:
             self._searches[space_key] = asyncio.ensure_future(self._search(space_key))
 
-    async def of_page(self, page_id: str, space_key: str) -> list[dict[str, Any]]:
+    async def of_page(
+        self, page_id: str, space_key: str, kind: str = "page"
+    ) -> list[dict[str, Any]]:
         if not self.whole_spaces(space_key) or self._search_refused:
-            return await list_attachments(self.client, page_id)
+            return await list_attachments(self.client, page_id, kind)
         self.prefetch(space_key)
         by_page = await asyncio.shield(self._searches[space_key])
         if by_page is None:  # refused
-            return await list_attachments(self.client, page_id)
+            return await list_attachments(self.client, page_id, kind)
         return by_page.get(page_id, [])
 
     async def close(self) -> None:
@@ -429,7 +418,7 @@ class PageAttachments:
         self, record: PageRecord, converted: ConvertedBody
     ) -> tuple[Attached, list[tuple[AttachmentInfo, bytes]], dict[str, Any]]:
         """The page's images, and its files' bytes (not parsed yet)."""
-        listing = await self.listings.of_page(record.id, record.space.key)
+        listing = await self.listings.of_page(record.id, record.space.key, record.content_type)
         attached = Attached(attachments_digest(listing))
         carried = carried_from_page(record, self.base_url)
         embedded = {reference.file_name for reference in converted.images}

@@ -182,7 +182,13 @@ def browse(
 
 
 @main.command()
-@click.argument("targets", nargs=-1, required=True)
+@click.argument("targets", nargs=-1)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    help="Pages carrying this label (repeat for any of several); a space key narrows it.",
+)
 @click.option(
     "--children/--no-children", default=True, show_default=True, help="Include sub-pages of pages."
 )
@@ -192,6 +198,8 @@ def browse(
     show_default=True,
     help="Import embedded images and attached files (PDF, Office, text).",
 )
+@click.option("--cql", help="What a CQL query matches (pages and blog posts).")
+@click.option("--blog-posts", is_flag=True, help="With a space or site: its blog posts too.")
 @click.option(
     "--to",
     "collection_path",
@@ -220,8 +228,11 @@ def browse(
 def ingest(
     obj: dict[str, Any],
     targets: tuple[str, ...],
+    labels: tuple[str, ...],
+    cql: str | None,
     children: bool,
     images: bool,
+    blog_posts: bool,
     collection_path: str | None,
     h2ogpte_address: str | None,
     collection_id: str | None,
@@ -229,9 +240,14 @@ def ingest(
     credential_id: str | None,
     page_status: str,
 ) -> None:
-    """Import pages, spaces or sites (URLs, page ids or space keys); re-runs import only changes."""
+    """Import pages, spaces or sites (URLs, page ids or space keys), or labelled pages
+    (--label); re-runs import only changes."""
     from .sync import sync
 
+    if not targets and not labels and not cql:
+        raise BadArgumentError(
+            "say what to import: page or space URLs, page ids, a space key, --label or --cql"
+        )
     if h2ogpte_address and collection_path:
         raise BadArgumentError("choose one target: --to PATH or --h2ogpte ADDRESS --collection ID")
     if h2ogpte_address and not collection_id:
@@ -248,8 +264,11 @@ def ingest(
         "url": urls or None,
         "page_ids": ids or None,
         "space_key": keys[0] if keys else None,
+        "label": list(labels) or None,
+        "cql": cql,
         "include_children": children,
         "include_attachments": images,
+        "include_blog_posts": blog_posts,
         "page_status": page_status,
     }
     target = _target(h2ogpte_address, collection_id, collection_path)

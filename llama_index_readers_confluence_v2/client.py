@@ -43,6 +43,7 @@ from .errors import (
     OversizedError,
     PermissionDeniedError,
     RateLimitError,
+    RequestRefusedError,
     TransportError,
 )
 from .urls import check_scheme, origin_of, redact_url, site_origin
@@ -499,6 +500,8 @@ class ConfluenceClient(HttpSession):
         if status == 404:
             raise NotFoundError(f"{path} was not found, or this user may not see it (HTTP 404)")
         detail = _error_detail(response)
+        if status == 400:
+            raise RequestRefusedError(f"Confluence answered HTTP 400 to {where}: {detail}", detail)
         raise ConfluenceError(f"Confluence answered HTTP {status} to {where}: {detail}")
 
     # ---- pagination ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from llama_index.core.schema import (
 )
 
 PATH_SEPARATOR = " > "
+BLOG = "Blog"  # where blog posts sit in a path: "<space> > Blog > <title>"
 EXCLUDED_EMBED_KEYS = [
     "page_id",
     "space_id",
@@ -74,9 +75,22 @@ class PageRecord:
     body: str
     ancestors: list[TreeNode] = field(default_factory=list)
     labels: tuple[str, ...] = ()
+    content_type: str = "page"  # or "blogpost"
+
+    @property
+    def path_titles(self) -> list[str]:
+        """The titles of its path: a blog post sits under the space's blog, not in the tree."""
+        if self.content_type == "blogpost":
+            return [self.space.name, BLOG, self.title]
+        return [self.space.name, *(node.title for node in self.ancestors), self.title]
 
 
-def page_record(raw: dict[str, Any], space: SpaceInfo, ancestors: list[TreeNode]) -> PageRecord:
+def page_record(
+    raw: dict[str, Any],
+    space: SpaceInfo,
+    ancestors: list[TreeNode],
+    content_type: str = "page",
+) -> PageRecord:
     version = raw.get("version") or {}
     body = (raw.get("body") or {}).get("storage") or {}
     links = raw.get("_links") or {}
@@ -94,7 +108,8 @@ def page_record(raw: dict[str, Any], space: SpaceInfo, ancestors: list[TreeNode]
         author_id=raw.get("authorId"),
         webui=str(links.get("webui") or f"/spaces/{space.key}/pages/{raw['id']}"),
         body=str(body.get("value") or ""),
-        ancestors=ancestors,
+        ancestors=ancestors if content_type == "page" else [],
+        content_type=content_type,
     )
 
 
@@ -108,7 +123,6 @@ def page_url(base_url: str, record: PageRecord) -> str:
 
 def page_metadata(record: PageRecord, base_url: str) -> dict[str, Any]:
     """Flat scalar metadata, as every vector store accepts."""
-    path = [record.space.name, *(node.title for node in record.ancestors), record.title]
     return {
         "title": record.title,
         "page_id": record.id,
@@ -120,7 +134,7 @@ def page_metadata(record: PageRecord, base_url: str) -> dict[str, Any]:
         "parent_id": record.parent_id,
         "parent_type": record.parent_type,
         "ancestor_ids": ",".join(node.id for node in record.ancestors),
-        "path": PATH_SEPARATOR.join(path),
+        "path": PATH_SEPARATOR.join(record.path_titles),
         "depth": len(record.ancestors),
         "position": record.position,
         "version": record.version,
@@ -128,7 +142,7 @@ def page_metadata(record: PageRecord, base_url: str) -> dict[str, Any]:
         "last_modified": record.last_modified,
         "author_id": record.author_id,
         "labels": ",".join(record.labels),
-        "content_type": "page",
+        "content_type": record.content_type,
         "source": "confluence",
     }
 

@@ -15,6 +15,7 @@
     ├── ImageRejected          an attachment that is not an acceptable image (also a ValueError)
     ├── FileRejected           an attached file that cannot be parsed (the message is the reason)
     ├── H2OGPTeIngestError     h2oGPTe did not ingest what was sent
+    ├── RequestRefusedError    Confluence answered 400 (the message carries its reason)
     └── InvalidRequestError    a request this package must never send (a bug: reported at once)
 
 Messages say what was asked and what to do; they never contain a secret.
@@ -82,3 +83,11 @@ class H2OGPTeIngestError(ConfluenceError):
 
 class InvalidRequestError(ConfluenceError):
     """A request the client refuses to send (a blank filter, too many ids): a bug in the caller."""
+
+
+class RequestRefusedError(ConfluenceError):
+    """Confluence refused a request as invalid (HTTP 400); `detail` is Confluence's reason."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .attachments import AttachmentListings, attachments_digest
-from .documents import PATH_SEPARATOR, PageRecord
+from .documents import BLOG, PATH_SEPARATOR, PageRecord
 from .selection import LoadRequest
 from .tree import ANY_STATUS, SiteTree, id_batches
-from .walk import SpaceTarget, SubtreeTarget, Target, subtree_ids, targets
+from .walk import SearchProgress, SpaceTarget, SubtreeTarget, Target, subtree_ids, targets
 
 
 def fingerprint(version: object, path: str, attachments: str = "") -> str:
@@ -42,10 +42,12 @@ class Inventory:
         self.vanished: list[str] = []
         self._versions: dict[str, Any] = {}
         self._spaces_of: dict[str, str] = {}
+        self._kinds: dict[str, str] = {}  # blog posts; the rest are pages
+        self.search = SearchProgress()
 
     async def listing(self) -> list[Listed]:
         ordered: list[str] = []
-        async for target in targets(self.tree, self.request, bodies=False):
+        async for target in targets(self.tree, self.request, bodies=False, search=self.search):
             ordered += await self._ids_of(target)
         unique = [i for i in dict.fromkeys(ordered) if i in self._spaces_of]
         for space_id in {self._spaces_of[i] for i in unique}:
@@ -61,7 +63,10 @@ class Inventory:
             return {}
         keys = [self.tree.spaces[self._spaces_of[i]].key for i in page_ids]
         listings = await asyncio.gather(
-            *(self.listings.of_page(i, key) for i, key in zip(page_ids, keys, strict=True))
+            *(
+                self.listings.of_page(i, key, self._kind(i))
+                for i, key in zip(page_ids, keys, strict=True)
+            )
         )
         return {
             i: attachments_digest(listing) for i, listing in zip(page_ids, listings, strict=True)
@@ -70,7 +75,11 @@ class Inventory:
     def _fingerprint(self, page_id: str, files: str) -> str:
         node = self.tree.nodes[page_id]
         space = self.tree.spaces[self._spaces_of[page_id]]
-        titles = [space.name, *(n.title for n in self.tree.ancestors_of(page_id)), node.title]
+        if self._kind(page_id) == "blogpost":
+            above = [BLOG]
+        else:
+            above = [ancestor.title for ancestor in self.tree.ancestors_of(page_id)]
+        titles = [space.name, *above, node.title]
         return fingerprint(self._versions.get(page_id), PATH_SEPARATOR.join(titles), files)
 
     async def _ids_of(self, target: Target) -> list[str]:
@@ -83,8 +92,9 @@ class Inventory:
             for page_id in set(ids) - found.keys():
                 self._spaces_of.pop(page_id, None)
             return ids
-        await self.tree.learn_ancestors_of(target.pages)
-        self._note_all(target.pages)
+        if target.kind == "page":
+            await self.tree.learn_ancestors_of(target.pages)
+        self._note_all(target.pages, target.kind)
         return [str(raw["id"]) for raw in target.pages]
 
     async def _space_ids(self, target: SpaceTarget) -> list[str]:
@@ -96,21 +106,29 @@ class Inventory:
         depth = {str(raw["id"]): len(self.tree.ancestors_of(str(raw["id"]))) for raw in listed}
         return sorted(depth, key=lambda page_id: (depth[page_id], int(page_id)))
 
-    def _note_all(self, pages: Any) -> None:
+    def _note_all(self, pages: Any, kind: str = "page") -> None:
         for raw in pages:
             page_id = str(raw["id"])
             self._versions[page_id] = (raw.get("version") or {}).get("number")
             self._spaces_of[page_id] = str(raw["spaceId"])
+            if kind != "page":
+                self._kinds[page_id] = kind
+
+    def _kind(self, page_id: str) -> str:
+        return self._kinds.get(page_id, "page")
 
     async def records(self, wanted: list[Listed]) -> AsyncIterator[PageRecord]:
-        """Bodies of the pages asked for, in the order asked, 250 a request."""
-        labels = await self.tree.labels_of_pages([(item.space_id, item.id) for item in wanted])
-        for batch in id_batches(item.id for item in wanted):
-            bodies = await self.tree.pages_by_id(batch, ANY_STATUS, bodies=True)
-            for page_id in batch:
-                raw = bodies.get(page_id)
-                if raw is None:
-                    self.vanished.append(page_id)
-                    continue
-                space = await self.tree.space_by_id(str(raw["spaceId"]))
-                yield self.tree.record(raw, space, labels)
+        """Bodies of the pages (then blog posts) asked for, in the order asked, 250 a request."""
+        for kind in ("page", "blogpost"):
+            of_kind = [item for item in wanted if self._kind(item.id) == kind]
+            pairs = [(item.space_id, item.id) for item in of_kind]
+            labels = await self.tree.labels_of_pages(pairs, kind) if of_kind else {}
+            for batch in id_batches(item.id for item in of_kind):
+                bodies = await self.tree.pages_by_id(batch, ANY_STATUS, bodies=True, kind=kind)
+                for page_id in batch:
+                    raw = bodies.get(page_id)
+                    if raw is None:
+                        self.vanished.append(page_id)
+                        continue
+                    space = await self.tree.space_by_id(str(raw["spaceId"]))
+                    yield self.tree.record(raw, space, labels, kind)

@@ -64,7 +64,7 @@ from .urls import (
     parse_page_id,
     parse_url,
 )
-from .walk import Walker
+from .walk import SearchProgress, Walker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -174,6 +174,7 @@ class ConfluenceReader(BaseReader):
         )
         self.parse_timeout = float(parse_timeout)
         self.last_report = ImportReport()
+        self._next_cursor: str | None = None
 
     def __repr__(self) -> str:
         return f"ConfluenceReader(base_url={self.base_url!r}, auth={self._credential.kind!r})"
@@ -270,8 +271,19 @@ class ConfluenceReader(BaseReader):
                     await listings.close()
                     await pool.close()
                     report.requests = client.requests_made
+                    self._end_search(walker.search if not held.pages else inventory.search, report)
                     for page_id in walker.vanished + inventory.vanished:
                         self._fail(report, page_id, "deleted or restricted during the import")
+
+    def get_next_cursor(self) -> str | None:
+        """After a `cql=` load: the cursor that resumes the query where it stopped (pass it as
+        `cursor=`), or None when every hit was taken."""
+        return self._next_cursor
+
+    def _end_search(self, search: SearchProgress, report: ImportReport) -> None:
+        self._next_cursor = search.next_cursor
+        for content_id, reason in search.skipped:
+            report.skip(content_id, reason, None)
 
     async def _changed(
         self,

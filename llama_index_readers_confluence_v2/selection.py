@@ -16,8 +16,10 @@ from typing import Any
 
 from .errors import BadArgumentError, UnknownArgumentError
 from .urls import (
+    CqlSelection,
     FolderSelection,
     InstanceSelection,
+    LabelSelection,
     PageSelection,
     Selection,
     SpaceSelection,
@@ -30,18 +32,29 @@ POSITIONAL = ("space_key", "page_ids", "url")
 # the arguments that say what is selected: a sync scope is keyed by them
 SCOPE_ARGUMENTS = (
     "space_key",
+    "label",
+    "cql",
     "page_ids",
     "url",
     "folder_id",
     "include_children",
     "include_attachments",
+    "include_blog_posts",
     "include_personal_spaces",
     "space_filter",
     "page_status",
 )
 # the call's value wins over the constructor's
 ATTACHMENT_ARGUMENTS = ("attachment_filter", "file_extractor")
-ARGUMENTS = (*SCOPE_ARGUMENTS, "max_num_results", "show_progress", *ATTACHMENT_ARGUMENTS)
+# the incumbent's paging of CQL results: `limit` is its max_num_results
+PAGING_ARGUMENTS = ("cursor", "start", "limit")
+ARGUMENTS = (
+    *SCOPE_ARGUMENTS,
+    "max_num_results",
+    "show_progress",
+    *ATTACHMENT_ARGUMENTS,
+    *PAGING_ARGUMENTS,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class LoadRequest:
     statuses: tuple[str, ...] = ("current",)
     include_children: bool = False
     include_attachments: bool = False
+    include_blog_posts: bool = False
     include_personal_spaces: bool = False
     space_filter: tuple[str, ...] = ()
     max_num_results: int | None = None
@@ -67,6 +81,11 @@ class LoadRequest:
             or (isinstance(selection, SpaceSelection) and selection.space_key == space_key)
             for selection in self.selections
         )
+
+    @property
+    def blog_statuses(self) -> tuple[str, ...]:
+        """The statuses asked for that blog posts have (they are never archived)."""
+        return tuple(status for status in self.statuses if status != "archived")
 
     def whole_space_keys(self) -> tuple[str, ...]:
         """The spaces selected by key (imported whole)."""
@@ -91,9 +110,10 @@ def parse_request(
         statuses=statuses(given.get("page_status")),
         include_children=bool(given.get("include_children", False)),
         include_attachments=bool(given.get("include_attachments", False)),
+        include_blog_posts=bool(given.get("include_blog_posts", False)),
         include_personal_spaces=bool(given.get("include_personal_spaces", False)),
         space_filter=keywords(given.get("space_filter")),
-        max_num_results=_max_results(given.get("max_num_results")),
+        max_num_results=_max_results(_limit_of(given)),
         show_progress=bool(given.get("show_progress", False)),
         scope_arguments=_scope_arguments(given),
         attachment_filter=attachment_filter(given.get("attachment_filter")),
@@ -125,7 +145,20 @@ def _selections(base_url: str, given: Mapping[str, Any]) -> list[Selection]:
     if space_key is not None:
         if not isinstance(space_key, str) or not space_key.strip():
             raise BadArgumentError("space_key must be a space key such as 'ENG'")
-        selections.append(SpaceSelection(space_key.strip()))
+        space_key = space_key.strip()
+    cql = given.get("cql")
+    if cql is not None:
+        selections.append(_cql_selection(cql, given, space_key))
+    elif given.get("cursor") is not None or given.get("start") is not None:
+        raise BadArgumentError("cursor and start page through a cql= query; pass cql= too")
+    labels = label_names(given.get("label"))
+    if cql is not None:
+        if labels:
+            raise BadArgumentError('pass cql= or label=, not both (CQL has label = "...")')
+    elif labels:  # space_key narrows the labels to its space
+        selections.append(LabelSelection(labels, space_key))
+    elif space_key is not None:
+        selections.append(SpaceSelection(space_key))
     page_ids = _as_list(given.get("page_ids"), "page_ids")
     selections.extend(PageSelection(parse_page_id(i)) for i in page_ids)
     selections.extend(parse_url(u, base_url) for u in _as_list(given.get("url"), "url"))
@@ -135,9 +168,45 @@ def _selections(base_url: str, given: Mapping[str, Any]) -> list[Selection]:
     if not selections:
         raise BadArgumentError(
             "nothing to load: pass space_key='KEY', page_ids=[...], url='https://...' "
-            "(a page, space, folder or site URL) or folder_id=..."
+            "(a page, space, folder or site URL), folder_id=... or label='...'"
         )
     return selections
+
+
+def _cql_selection(cql: Any, given: Mapping[str, Any], space_key: str | None) -> CqlSelection:
+    if not isinstance(cql, str) or not cql.strip():
+        raise BadArgumentError("cql must be a CQL query such as 'space = ENG and label = runbook'")
+    if space_key is not None:
+        raise BadArgumentError(
+            f"pass the space inside the query (space = {space_key!r} and ...), not as space_key"
+        )
+    cursor = given.get("cursor")
+    if cursor is not None and (not isinstance(cursor, str) or not cursor.strip()):
+        raise BadArgumentError("cursor takes the value reader.get_next_cursor() returned")
+    start = given.get("start")
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
+        raise BadArgumentError("start must be a whole number of at least 0")
+    return CqlSelection(cql.strip(), cursor.strip() if cursor else None, start)
+
+
+def _limit_of(given: Mapping[str, Any]) -> Any:
+    """`limit` is the incumbent's name for max_num_results."""
+    if given.get("limit") is not None and given.get("max_num_results") is not None:
+        raise BadArgumentError("pass max_num_results or limit (the same thing), not both")
+    return given.get("limit", given.get("max_num_results"))
+
+
+def label_names(value: Any) -> tuple[str, ...]:
+    """Label names as Confluence stores them (lower case, no spaces), in the order given."""
+    names = []
+    for item in _as_list(value, "label"):
+        name = str(item).strip().lower() if isinstance(item, str) else ""
+        if not name or any(c.isspace() for c in name):
+            raise BadArgumentError(
+                f"label takes label names such as 'runbook' (no spaces); got {item!r}"
+            )
+        names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def _as_list(value: Any, name: str) -> list[Any]:

@@ -11,20 +11,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from .client import MAX_IDS, ConfluenceClient
 from .documents import PageRecord, SpaceInfo, TreeNode, page_record
-from .errors import InvalidRequestError, NotFoundError
+from .errors import (
+    BadArgumentError,
+    ConfluenceError,
+    InvalidRequestError,
+    NotFoundError,
+    RequestRefusedError,
+)
+from .urls import CqlSelection
 
 logger = logging.getLogger(__name__)
 
 V2 = "/wiki/api/v2"
+V1 = "/wiki/rest/api"
+CQL_SEARCH = f"{V1}/content/search"  # v2 has no search
+CQL_PAGE = 200  # hits a request; Cloud's caps are unverified, so `next` is trusted, not `limit`
 DESCENDANT_DEPTH = 5
 ANY_STATUS = ("current", "archived")
 EVERY_STATUS = ("current", "archived", "trashed", "deleted")
 Labels = dict[str, tuple[str, ...]]
+
+
+def cursor_of(link: Any) -> str | None:
+    """The `cursor` value of a `next` link (sending the whole link as a cursor is refused)."""
+    if not isinstance(link, str) or not link:
+        return None
+    values = parse_qs(urlsplit(link).query).get("cursor")
+    return values[0] if values else None
+
+
+def collection(kind: str) -> str:
+    """The v2 route segment of a content kind: pages or blogposts."""
+    return "blogposts" if kind == "blogpost" else "pages"
 
 
 def id_batches(ids: Iterable[str]) -> Iterator[list[str]]:
@@ -50,7 +74,8 @@ class SiteTree:
         self.nodes: dict[str, TreeNode] = {}
         self.spaces: dict[str, SpaceInfo] = {}
         self._folder_spaces: dict[str, str] = {}
-        self._space_labels: dict[str, Labels] = {}
+        self._space_labels: dict[tuple[str, str], Labels] = {}  # (space id, kind)
+        self._labels_in_space: dict[str, list[dict[str, Any]]] = {}
 
     # ---- spaces -------------------------------------------------------------------------------
 
@@ -103,23 +128,35 @@ class SiteTree:
     # ---- pages --------------------------------------------------------------------------------
 
     async def space_pages(
-        self, space: SpaceInfo, statuses: tuple[str, ...], *, bodies: bool
+        self, space: SpaceInfo, statuses: tuple[str, ...], *, bodies: bool, kind: str = "page"
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """A space's pages, 250 a request in id order; each batch's folders are known on arrival."""
+        """A space's pages (or blog posts), 250 a request in id order; each batch's folders are
+        known on arrival."""
+        if not statuses:
+            return
         params: dict[str, Any] = {"limit": MAX_IDS, "status": ",".join(statuses), "sort": "id"}
         if bodies:
             params["body-format"] = "storage"
-        async for batch in self.client.paginate_batches(f"{V2}/spaces/{space.id}/pages", params):
+        path = f"{V2}/spaces/{space.id}/{collection(kind)}"
+        async for batch in self.client.paginate_batches(path, params):
             for raw in batch:
-                self.remember(raw)
+                self.remember(raw, kind)
             await self._learn_folder_parents(batch)
             yield batch
 
     async def pages_by_id(
-        self, page_ids: Iterable[str], statuses: tuple[str, ...], *, bodies: bool
+        self,
+        page_ids: Iterable[str],
+        statuses: tuple[str, ...],
+        *,
+        bodies: bool,
+        kind: str = "page",
     ) -> dict[str, dict[str, Any]]:
-        """Pages by id, 250 a request, whatever their spaces; what is not found is left out."""
+        """Pages (or blog posts) by id, 250 a request, whatever their spaces; what is not found
+        is left out."""
         found: dict[str, dict[str, Any]] = {}
+        if kind == "blogpost":  # blog posts are never archived
+            statuses = tuple(s for s in statuses if s != "archived") or ("current",)
         for batch in id_batches(page_ids):
             params: dict[str, Any] = {
                 "id": ",".join(batch),
@@ -128,16 +165,16 @@ class SiteTree:
             }
             if bodies:
                 params["body-format"] = "storage"
-            async for raw in self.client.paginate(f"{V2}/pages", params):
-                self.remember(raw)
+            async for raw in self.client.paginate(f"{V2}/{collection(kind)}", params):
+                self.remember(raw, kind)
                 found[str(raw["id"])] = raw
         return found
 
-    def remember(self, raw: dict[str, Any]) -> None:
+    def remember(self, raw: dict[str, Any], kind: str = "page") -> None:
         self.nodes[str(raw["id"])] = TreeNode(
             str(raw["id"]),
             str(raw.get("title") or ""),
-            "page",
+            kind,
             _str_or_none(raw.get("parentId")),
             _str_or_none(raw.get("parentType")),
         )
@@ -309,47 +346,117 @@ class SiteTree:
             if str(item.get("type", "page")) in ("page", "folder")
         ]
 
+    # ---- CQL ----------------------------------------------------------------------------------
+
+    async def cql_hits(
+        self, selection: CqlSelection, limit: Callable[[], int]
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str | None]]:
+        """A query's hits one response at a time (`limit()` hits each), with the cursor that
+        resumes after that response (None at the end). Cursors are taken from `_links.next`
+        as Confluence wrote them, never made up."""
+        cursor, start = selection.cursor, selection.start
+        while True:
+            params: dict[str, Any] = {"cql": selection.cql, "limit": limit()}
+            if cursor:
+                params["cursor"] = cursor
+            elif start:
+                params["start"] = start
+            try:
+                found = await self.client.get_json(CQL_SEARCH, params)
+            except RequestRefusedError as exc:
+                raise BadArgumentError(
+                    f"Confluence refused the CQL query {selection.cql!r}: {exc.detail}"
+                ) from None
+            hits = list(found.get("results") or [])
+            next_cursor = cursor_of((found.get("_links") or {}).get("next"))
+            if next_cursor is not None and next_cursor == cursor:
+                raise ConfluenceError("the search answered with the cursor it was given; stopped")
+            yield hits, next_cursor if hits else None
+            if not hits or next_cursor is None:
+                return
+            cursor, start = next_cursor, None
+
     # ---- labels -------------------------------------------------------------------------------
 
-    async def labels_of_space(self, space: SpaceInfo) -> Labels:
-        """Labels of a space's pages in bulk: the labels in use, then each label's pages."""
-        if space.id not in self._space_labels:
-            labels = await self._labels_in_use(space)
-            self._space_labels[space.id] = await self._pages_by_label(space, labels)
-        return self._space_labels[space.id]
+    async def label_id(self, name: str) -> str:
+        """A label's id by its name, through v1 (v2 cannot look a label up by name)."""
+        try:
+            found = await self.client.get_json(f"{V1}/label", {"name": name, "limit": 1})
+        except NotFoundError:
+            raise NotFoundError(
+                f"no label {name!r} on any content this user can see; check its spelling "
+                "(labels are lower case) or the user's permissions"
+            ) from None
+        return str(found["label"]["id"])
 
-    async def labels_for(self, space: SpaceInfo, page_ids: list[str]) -> Labels:
-        """Labels of some pages of a space, by whichever costs fewer requests: one request per
-        page, or the space's labels in use and one request per label."""
-        if space.id in self._space_labels:
-            return self._space_labels[space.id]
+    async def label_pages(
+        self,
+        label_id: str,
+        space: SpaceInfo | None,
+        statuses: tuple[str, ...],
+        *,
+        bodies: bool,
+        kind: str = "page",
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The pages (or blog posts) carrying a label (in one space, or all), 250 a request."""
+        params: dict[str, Any] = {"limit": MAX_IDS}
+        if space is not None:
+            params["space-id"] = space.id
+        if bodies:
+            params["body-format"] = "storage"
+        path = f"{V2}/labels/{label_id}/{collection(kind)}"
+        async for batch in self.client.paginate_batches(path, params):
+            wanted = [raw for raw in batch if str(raw.get("status", "current")) in statuses]
+            for raw in wanted:
+                self.remember(raw, kind)
+            yield wanted
+
+    async def labels_of_space(self, space: SpaceInfo, kind: str = "page") -> Labels:
+        """Labels of a space's pages (or blog posts) in bulk: the labels in use, then each
+        label's pages."""
+        if (space.id, kind) not in self._space_labels:
+            labels = await self._labels_in_use(space)
+            self._space_labels[space.id, kind] = await self._pages_by_label(space, labels, kind)
+        return self._space_labels[space.id, kind]
+
+    async def labels_for(self, space: SpaceInfo, page_ids: list[str], kind: str = "page") -> Labels:
+        """Labels of some pages (or blog posts) of a space, by whichever costs fewer requests:
+        one request per page, or the space's labels in use and one request per label."""
+        if (space.id, kind) in self._space_labels:
+            return self._space_labels[space.id, kind]
         if len(page_ids) == 1:
-            return {page_ids[0]: await self._labels_of_page(page_ids[0])}
+            return {page_ids[0]: await self._labels_of_page(page_ids[0], kind)}
         labels = await self._labels_in_use(space)
         if len(labels) >= len(page_ids):
-            found = await asyncio.gather(*(self._labels_of_page(i) for i in page_ids))
+            found = await asyncio.gather(*(self._labels_of_page(i, kind) for i in page_ids))
             return dict(zip(page_ids, found, strict=True))
-        self._space_labels[space.id] = await self._pages_by_label(space, labels)
-        return self._space_labels[space.id]
+        self._space_labels[space.id, kind] = await self._pages_by_label(space, labels, kind)
+        return self._space_labels[space.id, kind]
 
-    async def labels_of_pages(self, pages: list[tuple[str, str]]) -> Labels:
+    async def labels_of_pages(self, pages: list[tuple[str, str]], kind: str = "page") -> Labels:
         """Labels of (space id, page id) pairs, space by space (see `labels_for`)."""
         by_space: dict[str, list[str]] = {}
         for space_id, page_id in pages:
             by_space.setdefault(space_id, []).append(page_id)
         labels: Labels = {}
         for space_id, page_ids in by_space.items():
-            labels.update(await self.labels_for(await self.space_by_id(space_id), page_ids))
+            space = await self.space_by_id(space_id)
+            labels.update(await self.labels_for(space, page_ids, kind))
         return labels
 
     async def _labels_in_use(self, space: SpaceInfo) -> list[dict[str, Any]]:
-        path = f"{V2}/spaces/{space.id}/content/labels"
-        return [raw async for raw in self.client.paginate(path, {"limit": MAX_IDS})]
+        if space.id not in self._labels_in_space:
+            path = f"{V2}/spaces/{space.id}/content/labels"
+            found = [raw async for raw in self.client.paginate(path, {"limit": MAX_IDS})]
+            self._labels_in_space[space.id] = found
+        return self._labels_in_space[space.id]
 
-    async def _pages_by_label(self, space: SpaceInfo, labels: list[dict[str, Any]]) -> Labels:
+    async def _pages_by_label(
+        self, space: SpaceInfo, labels: list[dict[str, Any]], kind: str
+    ) -> Labels:
         async def pages_of(label: dict[str, Any]) -> list[str]:
             params = {"space-id": space.id, "limit": MAX_IDS}
-            path = f"{V2}/labels/{label['id']}/pages"
+            path = f"{V2}/labels/{label['id']}/{collection(kind)}"
             return [str(page["id"]) async for page in self.client.paginate(path, params)]
 
         by_page: dict[str, list[str]] = {}
@@ -359,15 +466,17 @@ class SiteTree:
                 by_page.setdefault(page_id, []).append(str(label["name"]))
         return {page_id: tuple(sorted(names)) for page_id, names in by_page.items()}
 
-    async def _labels_of_page(self, page_id: str) -> tuple[str, ...]:
-        path = f"{V2}/pages/{page_id}/labels"
+    async def _labels_of_page(self, page_id: str, kind: str) -> tuple[str, ...]:
+        path = f"{V2}/{collection(kind)}/{page_id}/labels"
         names = [str(label["name"]) async for label in self.client.paginate(path, {"limit": 250})]
         return tuple(sorted(names))
 
     # ---- records ------------------------------------------------------------------------------
 
-    def record(self, raw: dict[str, Any], space: SpaceInfo, labels: Labels) -> PageRecord:
-        record = page_record(raw, space, self.ancestors_of(str(raw["id"])))
+    def record(
+        self, raw: dict[str, Any], space: SpaceInfo, labels: Labels, kind: str = "page"
+    ) -> PageRecord:
+        record = page_record(raw, space, self.ancestors_of(str(raw["id"])), kind)
         record.labels = labels.get(record.id, ())
         return record
 

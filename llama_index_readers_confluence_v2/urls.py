@@ -42,7 +42,39 @@ class InstanceSelection:
     """The whole site: every space the user can read."""
 
 
-Selection = PageSelection | FolderSelection | SpaceSelection | TitleSelection | InstanceSelection
+@dataclass(frozen=True)
+class BlogPostSelection:
+    post_id: str
+
+
+@dataclass(frozen=True)
+class CqlSelection:
+    """What a CQL query matches (pages and blog posts), from `cursor` (or the incumbent's
+    `start`) on."""
+
+    cql: str
+    cursor: str | None = None
+    start: int | None = None
+
+
+@dataclass(frozen=True)
+class LabelSelection:
+    """Pages carrying any of the labels, in one space or (no key) in the whole site."""
+
+    labels: tuple[str, ...]
+    space_key: str | None = None
+
+
+Selection = (
+    PageSelection
+    | FolderSelection
+    | SpaceSelection
+    | TitleSelection
+    | InstanceSelection
+    | LabelSelection
+    | BlogPostSelection
+    | CqlSelection
+)
 
 
 def split_url(url: str) -> SplitResult:
@@ -150,7 +182,9 @@ def id_to_tiny(page_id: int) -> str:
 
 
 _PAGE_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)/pages/(?:edit-v2/|edit/)?(?P<id>\d+)(?:/.*)?$")
-_BLOG_PATH = re.compile(r"^/spaces/[^/]+/blog/")
+_BLOG_PATH = re.compile(
+    r"^/spaces/[^/]+/blog/(?:\d{4}/\d{1,2}/\d{1,2}/(?P<id>\d+)(?:/.*)?|(?P<short>\d+)(?:/[^/]*)?/?)$"
+)
 _FOLDER_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)/folder/(?P<id>\d+)/?$")
 _SPACE_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)(?:/overview|/pages)?/?$")
 _DISPLAY_PATH = re.compile(r"^/display/(?P<key>[^/]+)(?:/(?P<title>[^/]+))?/?$")
@@ -184,10 +218,12 @@ def _selection_from_path(path: str, query: dict[str, list[str]], url: str) -> Se
         return InstanceSelection()
     if path.endswith("viewpage.action") or path.endswith("resumedraft.action"):
         return _selection_from_action(query, url)
-    if _BLOG_PATH.match(path):
-        raise BadURLError(f"{redact_url(url)!r} is a blog post; blog posts are not imported yet")
     for pattern, make in (
         (_PAGE_PATH, lambda m: PageSelection(parse_page_id(m["id"]))),
+        (
+            _BLOG_PATH,
+            lambda m: BlogPostSelection(parse_page_id(m["id"] or m["short"], "blog post id")),
+        ),
         (_FOLDER_PATH, lambda m: FolderSelection(parse_page_id(m["id"], "folder id"))),
         (_SPACE_PATH, lambda m: SpaceSelection(unquote_plus(m["key"]))),
         (_TINY_PATH, lambda m: PageSelection(str(tiny_to_id(m["tiny"])))),
@@ -197,7 +233,8 @@ def _selection_from_path(path: str, query: dict[str, list[str]], url: str) -> Se
         if match:
             return make(match)  # type: ignore[no-untyped-call]
     raise BadURLError(
-        f"{redact_url(url)!r} is not a page, space, folder, tiny link or site URL of Confluence; "
+        f"{redact_url(url)!r} is not a page, blog post, space, folder, tiny link or site URL of "
+        "Confluence; "
         "copy the address of a page or space from your browser"
     )
 

@@ -14,7 +14,6 @@ targets without bodies.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,10 +22,13 @@ from typing import Any
 from .documents import PageRecord, SpaceInfo
 from .errors import NotFoundError
 from .selection import LoadRequest
-from .tree import ANY_STATUS, Labels, SiteTree, id_batches
+from .tree import ANY_STATUS, CQL_PAGE, Labels, SiteTree, id_batches
 from .urls import (
+    BlogPostSelection,
+    CqlSelection,
     FolderSelection,
     InstanceSelection,
+    LabelSelection,
     PageSelection,
     Selection,
     SpaceSelection,
@@ -51,25 +53,111 @@ class SubtreeTarget:
 @dataclass(frozen=True)
 class PagesTarget:
     pages: list[dict[str, Any]] = field(compare=False)
+    kind: str = "page"  # or "blogpost"
 
 
 Target = SpaceTarget | SubtreeTarget | PagesTarget
 
 
-async def targets(tree: SiteTree, request: LoadRequest, *, bodies: bool) -> AsyncIterator[Target]:
+@dataclass
+class SearchProgress:
+    """Where a CQL selection got to: the cursor that resumes after what was taken, and the
+    hits that are neither pages nor blog posts (content id, reason)."""
+
+    next_cursor: str | None = None
+    taken: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def targets(
+    tree: SiteTree,
+    request: LoadRequest,
+    *,
+    bodies: bool,
+    search: SearchProgress | None = None,
+) -> AsyncIterator[Target]:
     """What the selections hold, in the order given; runs of page ids are fetched together."""
+    search = search or SearchProgress()
     page_ids: list[str] = []
+    post_ids: list[str] = []
     for selection in request.selections:
         if isinstance(selection, PageSelection):
             page_ids.append(selection.page_id)
             continue
+        if isinstance(selection, BlogPostSelection):
+            post_ids.append(selection.post_id)
+            continue
         async for target in _page_targets(tree, request, page_ids, bodies):
             yield target
         page_ids = []
+        if isinstance(selection, CqlSelection):
+            async for target in _cql_targets(tree, request, selection, bodies, search):
+                yield target
+            continue
         async for target in _targets_of(tree, request, selection, bodies):
             yield target
     async for target in _page_targets(tree, request, page_ids, bodies):
         yield target
+    if post_ids:
+        yield await _post_target(tree, post_ids, bodies)
+
+
+async def _cql_targets(
+    tree: SiteTree,
+    request: LoadRequest,
+    selection: CqlSelection,
+    bodies: bool,
+    search: SearchProgress,
+) -> AsyncIterator[Target]:
+    """The query's pages and blog posts, fetched by id 250 at a time, response by response.
+    With max_num_results, no more hits are asked for than are still wanted, so the cursor left
+    in `search` resumes right after the last one taken."""
+
+    def wanted() -> int:
+        if request.max_num_results is None:
+            return CQL_PAGE
+        return max(1, min(CQL_PAGE, request.max_num_results - search.taken))
+
+    async for hits, next_cursor in tree.cql_hits(selection, wanted):
+        by_kind: dict[str, list[str]] = {"page": [], "blogpost": []}
+        for hit in hits:
+            kind = str(hit.get("type"))
+            if kind in by_kind:
+                by_kind[kind].append(str(hit["id"]))
+            else:
+                reason = f"{kind} {hit.get('title')!r}: not a page or blog post"
+                search.skipped.append((str(hit.get("id")), reason))
+        search.next_cursor = next_cursor
+        for kind, ids in by_kind.items():
+            search.taken += len(ids)
+            found = await tree.pages_by_id(ids, request.statuses, bodies=bodies, kind=kind)
+            if found:
+                yield PagesTarget([found[i] for i in ids if i in found], kind)
+        if request.max_num_results is not None and search.taken >= request.max_num_results:
+            return
+
+
+async def _post_target(tree: SiteTree, post_ids: list[str], bodies: bool) -> PagesTarget:
+    found = await tree.pages_by_id(post_ids, ANY_STATUS, bodies=bodies, kind="blogpost")
+    for post_id in post_ids:
+        if post_id not in found:
+            raise NotFoundError(
+                f"blog post {post_id} does not exist or {tree.client.credential.username!r} "
+                "may not see it; check the id in the post's URL"
+            )
+    return PagesTarget([found[post_id] for post_id in dict.fromkeys(post_ids)], "blogpost")
+
+
+async def _space_targets(
+    tree: SiteTree, request: LoadRequest, space: SpaceInfo, bodies: bool
+) -> AsyncIterator[Target]:
+    """A space's page tree, then (when asked) its blog posts, a batch at a time."""
+    yield SpaceTarget(space)
+    if request.include_blog_posts:
+        posts = tree.space_pages(space, request.blog_statuses, bodies=bodies, kind="blogpost")
+        async for batch in posts:
+            if batch:
+                yield PagesTarget(batch, "blogpost")
 
 
 async def _targets_of(
@@ -77,15 +165,39 @@ async def _targets_of(
 ) -> AsyncIterator[Target]:
     if isinstance(selection, InstanceSelection):
         async for space in tree.list_spaces(request.include_personal_spaces, request.space_filter):
-            yield SpaceTarget(space)
+            async for target in _space_targets(tree, request, space, bodies):
+                yield target
     elif isinstance(selection, SpaceSelection):
-        yield SpaceTarget(await tree.space_by_key(selection.space_key))
+        space = await tree.space_by_key(selection.space_key)
+        async for target in _space_targets(tree, request, space, bodies):
+            yield target
     elif isinstance(selection, TitleSelection):
         page_id = await tree.page_id_by_title(selection.space_key, selection.title)
         async for target in _page_targets(tree, request, [page_id], bodies):
             yield target
     elif isinstance(selection, FolderSelection):
         yield SubtreeTarget(selection.folder_id, "folder")
+    elif isinstance(selection, LabelSelection):
+        async for target in _label_targets(tree, request, selection, bodies):
+            yield target
+
+
+async def _label_targets(
+    tree: SiteTree, request: LoadRequest, selection: LabelSelection, bodies: bool
+) -> AsyncIterator[Target]:
+    """Pages carrying the labels, a batch at a time (every label is looked up first, so a
+    misspelt one fails before anything is imported)."""
+    space = None
+    if selection.space_key is not None:
+        space = await tree.space_by_key(selection.space_key)
+    label_ids = [await tree.label_id(name) for name in selection.labels]
+    kinds = ("page", "blogpost") if request.include_blog_posts else ("page",)
+    for kind in kinds:
+        for label_id in label_ids:
+            found = tree.label_pages(label_id, space, request.statuses, bodies=bodies, kind=kind)
+            async for batch in found:
+                if batch:
+                    yield PagesTarget(batch, kind)
 
 
 async def _page_targets(
@@ -107,6 +219,8 @@ async def _page_targets(
                 yield SubtreeTarget(page_id, "page", raw)
             elif await tree.folder(page_id) is not None:
                 yield SubtreeTarget(page_id, "folder")
+            elif post := await _blog_post(tree, page_id, bodies):  # a tiny link to a blog post
+                yield PagesTarget([post], "blogpost")
             else:
                 raise NotFoundError(
                     f"page {page_id} does not exist or {tree.client.credential.username!r} "
@@ -114,6 +228,11 @@ async def _page_targets(
                 )
         if plain:
             yield PagesTarget(plain)
+
+
+async def _blog_post(tree: SiteTree, post_id: str, bodies: bool) -> dict[str, Any] | None:
+    found = await tree.pages_by_id([post_id], ANY_STATUS, bodies=bodies, kind="blogpost")
+    return found.get(post_id)
 
 
 @dataclass
@@ -135,9 +254,10 @@ class Walker:
         self.request = request
         self.yielded: set[str] = set()
         self.vanished: list[str] = []
+        self.search = SearchProgress()
 
     async def records(self) -> AsyncIterator[PageRecord]:
-        async for target in targets(self.tree, self.request, bodies=True):
+        async for target in targets(self.tree, self.request, bodies=True, search=self.search):
             async for record in self._records_of(target):
                 if record.id not in self.yielded:
                     self.yielded.add(record.id)
@@ -148,28 +268,22 @@ class Walker:
             return self.space_records(target.space)
         if isinstance(target, SubtreeTarget):
             return self.subtree_records(target)
-        return self.page_records(target.pages)
+        return self.page_records(target.pages, target.kind)
 
     # ---- spaces -------------------------------------------------------------------------------
 
     async def space_records(self, space: SpaceInfo) -> AsyncIterator[PageRecord]:
-        """The space's listing with bodies; a page whose parent was not listed yet waits. The
-        labels are looked up while the first batch of pages is on its way."""
-        labels = asyncio.ensure_future(self.tree.labels_of_space(space))
-        try:
-            walk: _SpaceWalk | None = None
-            async for batch in self.tree.space_pages(space, self.request.statuses, bodies=True):
-                walk = walk or _SpaceWalk(space, await labels)
-                for raw in batch:
-                    if self._parent_ready(raw, walk):
-                        for record in self._release(raw, walk):
-                            yield record
-                    else:
-                        walk.parked.setdefault(str(raw["parentId"]), []).append(raw)
-            async for record in self._release_leftovers(walk or _SpaceWalk(space, await labels)):
-                yield record
-        finally:
-            labels.cancel()
+        """The space's listing with bodies; a page whose parent was not listed yet waits."""
+        walk = _SpaceWalk(space, await self.tree.labels_of_space(space))
+        async for batch in self.tree.space_pages(space, self.request.statuses, bodies=True):
+            for raw in batch:
+                if self._parent_ready(raw, walk):
+                    for record in self._release(raw, walk):
+                        yield record
+                else:
+                    walk.parked.setdefault(str(raw["parentId"]), []).append(raw)
+        async for record in self._release_leftovers(walk):
+            yield record
 
     def _parent_ready(self, raw: dict[str, Any], walk: _SpaceWalk) -> bool:
         """Whether every container above `raw` is emitted or a (known) folder chain up to one."""
@@ -235,13 +349,18 @@ class Walker:
 
     # ---- explicit pages -----------------------------------------------------------------------
 
-    async def page_records(self, pages: list[dict[str, Any]]) -> AsyncIterator[PageRecord]:
-        """Pages fetched by id: ancestors in bulk, labels per space in bulk, in the order given."""
-        await self.tree.learn_ancestors_of(pages)
-        labels = await self.tree.labels_of_pages([(str(r["spaceId"]), str(r["id"])) for r in pages])
+    async def page_records(
+        self, pages: list[dict[str, Any]], kind: str = "page"
+    ) -> AsyncIterator[PageRecord]:
+        """Pages (or blog posts) fetched together: ancestors in bulk, labels per space in bulk,
+        in the order given."""
+        if kind == "page":
+            await self.tree.learn_ancestors_of(pages)
+        pairs = [(str(raw["spaceId"]), str(raw["id"])) for raw in pages]
+        labels = await self.tree.labels_of_pages(pairs, kind)
         for raw in pages:
             space = await self.tree.space_by_id(str(raw["spaceId"]))
-            yield self.tree.record(raw, space, labels)
+            yield self.tree.record(raw, space, labels, kind)
 
 
 async def subtree_ids(

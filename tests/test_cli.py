@@ -198,7 +198,8 @@ def test_bad_input_gives_one_clear_line(
         "elsewhere.example",
     )
     assert_clean_failure(
-        run(["ingest", f"{served.base_url}/admin/settings", *target], env), "not a page, space"
+        run(["ingest", f"{served.base_url}/admin/settings", *target], env),
+        "not a page, blog post, space",
     )
     assert_clean_failure(run(["ingest", "999999", *target], env), "page 999999 does not exist")
     assert_clean_failure(
@@ -222,6 +223,22 @@ def test_bad_input_gives_one_clear_line(
     assert_clean_failure(
         run(["ingest", BIG_PAGE_ID, "--h2ogpte", "http://127.0.0.1:1"], env), "--collection"
     )
+
+
+def test_ingest_by_label_cql_and_with_blog_posts(
+    served: Emulator, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    target = str(tmp_path / "wiki.sqlite")
+    labelled = run(["ingest", "DOCS", "--label", "adr", "--no-images", "--to", target], env)
+    queried = run(["ingest", "--cql", 'title = "Big Id Page"', "--to", target], env)
+    posts = run(["ingest", "DOCS", "--blog-posts", "--no-images", "--to", target], env)
+    nothing = run(["ingest", "--to", target], env)
+    assert labelled.exit_code == 0 and "1 added, 0 updated" in labelled.output, labelled.output
+    assert queried.exit_code == 0 and "1 added, 0 updated" in queried.output, queried.output
+    assert posts.exit_code == 0, posts.output
+    found = run(["search", target, "legacy", "sync", "service"], env)
+    assert "Product Docs > Blog > Quarterly engineering update" in found.output
+    assert_clean_failure(nothing, "say what to import")
 
 
 def test_debug_shows_the_traceback(env: dict[str, str | None], tmp_path: Path) -> None:

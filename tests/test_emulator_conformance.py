@@ -34,7 +34,11 @@ def _ids(emulator: Emulator) -> dict[str, str]:
         p for p in site.page_attachments if site.contents[p].title == "Image Gallery"
     )
     labelled = next(c for c in site.contents.values() if c.labels)
+    post = next(c for c in site.contents.values() if c.title == "Release 2.0 is out")
+    labelled_post = next(c for c in site.contents.values() if c.kind == "blogpost" and c.labels)
     return {
+        "post": post.id,
+        "post_label": site.label_ids[labelled_post.labels[0]],
         "space": docs.id,
         "page": BIG_PAGE_ID,
         "home": docs.homepage_id or "",
@@ -68,6 +72,12 @@ ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/pages/{gallery}/attachments", {"mediaType": "image/png", "filename": "architecture.png"}),
     ("/pages/{page}/labels", {}),
     ("/labels/{label}/pages", {"space-id": "{space}"}),
+    ("/spaces/{space}/blogposts", {"body-format": "storage", "limit": "5"}),
+    ("/blogposts", {"id": "{post}", "body-format": "storage"}),
+    ("/blogposts", {"space-id": "{space}", "status": "current"}),
+    ("/blogposts/{post}", {"body-format": "storage"}),
+    ("/blogposts/{post}/attachments", {}),
+    ("/labels/{post_label}/blogposts", {"space-id": "{space}", "body-format": "storage"}),
 ]
 
 

@@ -52,7 +52,10 @@ def expected_images(emulator: Emulator) -> set[str]:
 def test_every_embedded_image_of_the_sample_site_once_with_metadata(emulator: Emulator) -> None:
     reader = make_reader(emulator)
     documents = reader.load_data(
-        url=emulator.base_url, include_personal_spaces=True, include_attachments=True
+        url=emulator.base_url,
+        include_personal_spaces=True,
+        include_attachments=True,
+        include_blog_posts=True,  # a blog post's images come like a page's
     )
     pages, images = split(documents)
     ids = [image.id_ for image in images]

@@ -6,6 +6,7 @@ import pytest
 
 from llama_index_readers_confluence_v2 import BadArgumentError, BadURLError
 from llama_index_readers_confluence_v2.urls import (
+    BlogPostSelection,
     FolderSelection,
     InstanceSelection,
     PageSelection,
@@ -44,6 +45,8 @@ BASE = "https://acme.atlassian.net/wiki"
         (f"{BASE}/", InstanceSelection()),
         ("https://acme.Atlassian.NET/wiki/spaces/ENG", SpaceSelection("ENG")),
         (f"{BASE}/spaces/ENG/pages/123#section", PageSelection("123")),
+        (f"{BASE}/spaces/ENG/blog/2024/01/02/55/Post", BlogPostSelection("55")),
+        (f"{BASE}/spaces/ENG/blog/55", BlogPostSelection("55")),
     ],
 )
 def test_url_forms(url: str, expected: object) -> None:
@@ -56,7 +59,7 @@ def test_url_forms(url: str, expected: object) -> None:
         "https://other-site.atlassian.net/wiki/spaces/ENG/pages/1",
         "/wiki/spaces/ENG/pages/1",
         "not a url",
-        f"{BASE}/spaces/ENG/blog/2024/01/02/55/Post",
+        f"{BASE}/spaces/ENG/blog/2024/01/02/Post-without-id",
         f"{BASE}/admin/settings",
         f"{BASE}/pages/viewpage.action",
         f"{BASE}/x/!!",

@@ -16,7 +16,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Set
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -32,6 +32,7 @@ from .model import Content, Site
 
 V2_PREFIX = "/wiki/api/v2"
 PAGE_STATUSES = {"current", "archived", "deleted", "trashed"}
+BLOGPOST_STATUSES = {"current", "deleted", "trashed"}
 LIST_BODY_FORMATS = {"storage", "atlas_doc_format"}
 SINGLE_BODY_FORMATS = LIST_BODY_FORMATS | {
     "view",
@@ -350,6 +351,12 @@ class _V2Routes:
             ("/folders/{id:int}/descendants", self.descendants),
             ("/folders/{id:int}/ancestors", self.ancestors),
             ("/labels/{id:int}/pages", self.label_pages),
+            ("/spaces/{id:int}/blogposts", self.space_blogposts),
+            ("/blogposts", self.blogposts),
+            ("/blogposts/{id:int}", self.blogpost),
+            ("/blogposts/{id:int}/attachments", self.attachments),
+            ("/blogposts/{id:int}/labels", self.page_labels),
+            ("/labels/{id:int}/blogposts", self.label_blogposts),
         ]
         routes = [Route(path, self._guard(handler)) for path, handler in table]
         not_ids = [Route(path.replace("{id:int}", "{id}"), _not_an_id) for path, _ in table]
@@ -530,6 +537,7 @@ class _V2Routes:
         pages: Iterable[Content],
         body_format: str | None,
         seek_by_id: Callable[[Any], Iterable[tuple[Any, Content]]] | None = None,
+        shape: Callable[[Content, Site, str | None], dict[str, Any]] = views.page_json,
     ) -> Response:
         sort = request.query_params.get("sort", "id")
         keyer = _PAGE_SORTS.get(sort.lstrip("-"))
@@ -544,7 +552,7 @@ class _V2Routes:
         return self._listing(
             request,
             items,
-            lambda page: views.page_json(page, self.site, body_format),
+            lambda page: shape(page, self.site, body_format),
             seek=seek_by_id if sort == "id" else None,
             order=sort.lstrip("-"),
         )
@@ -553,12 +561,9 @@ class _V2Routes:
         space_id = str(request.path_params["id"])
         if space_id not in self.site.spaces:
             raise ApiError(404, "Space not found")
+        listed = (*self.site.space_pages[space_id], *self.site.space_blogposts[space_id])
         names = sorted(
-            {
-                label
-                for page_id in self.site.space_pages[space_id]
-                for label in self.site.contents[str(page_id)].labels
-            }
+            {label for content_id in listed for label in self.site.contents[str(content_id)].labels}
         )
         items = sorted((int(self.site.label_ids[n]), n) for n in names)
         return self._listing(request, items, lambda name: views.label_json(name, self.site))
@@ -694,7 +699,7 @@ class _V2Routes:
         )
 
     def attachments(self, request: Request, caller: Caller) -> Response:
-        page = self._visible(str(request.path_params["id"]), caller)
+        page = self._visible(str(request.path_params["id"]), caller, _container_kind(request))
         statuses = self._statuses(
             request, {"current", "archived"}, {"current", "archived", "trashed"}
         )
@@ -712,9 +717,82 @@ class _V2Routes:
         return self._listing(request, items, lambda a: views.attachment_json(a, self.site), 50)
 
     def page_labels(self, request: Request, caller: Caller) -> Response:
-        page = self._visible(str(request.path_params["id"]), caller)
+        page = self._visible(str(request.path_params["id"]), caller, _container_kind(request))
         items = sorted((int(self.site.label_ids[n]), n) for n in page.labels)
         return self._listing(request, items, lambda name: views.label_json(name, self.site))
+
+    # ---- blog posts (no parent, no position: not in the page tree) -------------------------------
+
+    def _blogpost_statuses(self, request: Request) -> set[str]:
+        return self._statuses(request, {"current"}, BLOGPOST_STATUSES)
+
+    def space_blogposts(self, request: Request, caller: Caller) -> Response:
+        space = self.site.spaces.get(str(request.path_params["id"]))
+        if space is None:
+            raise ApiError(404, "Space not found")
+        return self._blogpost_listing(request, caller, self.site.space_blogposts[space.id])
+
+    def blogposts(self, request: Request, caller: Caller) -> Response:
+        ids = _multi(request, "id")
+        if len(ids) > 250:
+            raise ApiError(400, "At most 250 ids may be requested")
+        space_ids = set(_multi(request, "space-id"))
+        if ids:
+            wanted = sorted({int(i) for i in ids if i.isdigit()})
+        else:
+            wanted = sorted(
+                post_id
+                for space_id, posts in self.site.space_blogposts.items()
+                if not space_ids or space_id in space_ids
+                for post_id in posts
+            )
+        return self._blogpost_listing(request, caller, wanted, space_ids)
+
+    def _blogpost_listing(
+        self, request: Request, caller: Caller, ids: list[int], space_ids: Set[str] = frozenset()
+    ) -> Response:
+        statuses = self._blogpost_statuses(request)
+        body_format = self._body_format(request, LIST_BODY_FORMATS)
+        title = request.query_params.get("title")
+        posts = (
+            post
+            for post_id in ids
+            if (post := self.site.contents.get(str(post_id))) is not None
+            and post.kind == "blogpost"
+            and post.status in statuses
+            and (not space_ids or post.space_id in space_ids)
+            and (title is None or post.title == title)
+            and self.site.visible(post, caller.account_id)
+        )
+        return self._sorted_pages(request, posts, body_format, shape=views.blogpost_json)
+
+    def blogpost(self, request: Request, caller: Caller) -> Response:
+        post = self._visible(str(request.path_params["id"]), caller, "blogpost")
+        statuses = self._statuses(request, {"current"}, BLOGPOST_STATUSES | {"historical", "draft"})
+        if post.status not in statuses:
+            raise ApiError(404, "Blog post not found")
+        body_format = self._body_format(request, SINGLE_BODY_FORMATS)
+        return self._single(views.blogpost_json(post, self.site, body_format))
+
+    def label_blogposts(self, request: Request, caller: Caller) -> Response:
+        label_id = str(request.path_params["id"])
+        name = next((n for n, i in self.site.label_ids.items() if i == label_id), None)
+        if name is None:
+            raise ApiError(404, "Label not found")
+        space_ids = set(_multi(request, "space-id"))
+        ids = sorted(
+            post_id
+            for space_id, posts in self.site.space_blogposts.items()
+            for post_id in posts
+            if (not space_ids or space_id in space_ids)
+            and name in self.site.contents[str(post_id)].labels
+        )
+        return self._blogpost_listing(request, caller, ids)
+
+
+def _container_kind(request: Request) -> str:
+    """`/pages/{id}/...` or `/blogposts/{id}/...`: which kind of content the id must be."""
+    return "blogpost" if "/blogposts/" in request.url.path else "page"
 
 
 _PAGE_SORTS: dict[str, Callable[[Content], Any]] = {

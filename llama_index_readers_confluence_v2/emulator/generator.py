@@ -189,9 +189,30 @@ def _build_showcase(site: Site, count: int, rng: random.Random) -> list[Content]
     site.add_content(space, "Old Release Notes", home.id, status="archived")
     files = site.add_content(space, "Specs and Files", home.id, body=FILES_BODY)
     add_files(site, files)
+    _add_blog_posts(site, space)
     made = [home, guide, big, gallery, files]
     populated = populate_space_under(site, space, big, count - len(made) - 1, rng)
     return made + populated
+
+
+RELEASE_POST_BODY = (
+    "<p>Release 2.0 ships the new importer and a faster search.</p>"
+    '<ac:image ac:alt="release banner"><ri:attachment ri:filename="release-banner.png" />'
+    "</ac:image>"
+)
+
+
+def _add_blog_posts(site: Site, space: Space) -> None:
+    """Two posts in the space's blog (not in the page tree): one with an image, one labelled."""
+    post = site.add_content(space, "Release 2.0 is out", kind="blogpost", body=RELEASE_POST_BODY)
+    site.add_attachment(post, "release-banner.png", "image/png", "png")
+    site.add_content(
+        space,
+        "Quarterly engineering update",
+        kind="blogpost",
+        body="<p>This quarter we retired the legacy sync service.</p>",
+        labels=("howto",),
+    )
 
 
 def populate_space_under(

@@ -101,6 +101,7 @@ class Site:
         self.contents: dict[str, Content] = {}
         self.children: dict[str, list[str]] = {}
         self.space_pages: dict[str, list[int]] = {}
+        self.space_blogposts: dict[str, list[int]] = {}  # not in the page tree: no parents
         self.attachments: dict[str, Attachment] = {}
         self.page_attachments: dict[str, list[str]] = {}
         self.label_ids: dict[str, str] = {}
@@ -131,6 +132,7 @@ class Site:
         self.spaces[space.id] = space
         self.space_ids_by_key[key] = space.id
         self.space_pages[space.id] = []
+        self.space_blogposts[space.id] = []
         return space
 
     def add_content(
@@ -148,7 +150,11 @@ class Site:
     ) -> Content:
         content_id = content_id or self.new_id()
         parent = self.contents.get(parent_id) if parent_id else None
-        siblings = self.children.setdefault(parent_id or f"space:{space.id}", [])
+        if kind == "blogpost":
+            parent = None
+            siblings: list[str] = []  # blog posts have no place in the tree
+        else:
+            siblings = self.children.setdefault(parent_id or f"space:{space.id}", [])
         created = self.tick()
         content = Content(
             id=content_id,
@@ -168,6 +174,8 @@ class Site:
         )
         self.contents[content_id] = content
         siblings.append(content_id)
+        if kind == "blogpost":
+            bisect.insort(self.space_blogposts[space.id], int(content_id))
         if kind == "page":
             bisect.insort(self.space_pages[space.id], int(content_id))
             if space.homepage_id is None and parent is None:
@@ -267,8 +275,9 @@ class Site:
             siblings.remove(content_id)
         for child_id in self.children.pop(content_id, []):
             self.move_content(child_id, content.parent_id)
-        if content.kind == "page":
-            pages = self.space_pages[content.space_id]
+        if content.kind in ("page", "blogpost"):
+            listed = self.space_pages if content.kind == "page" else self.space_blogposts
+            pages = listed[content.space_id]
             index = bisect.bisect_left(pages, int(content_id))
             if index < len(pages) and pages[index] == int(content_id):
                 pages.pop(index)

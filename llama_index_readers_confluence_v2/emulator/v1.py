@@ -44,6 +44,7 @@ class V1Routes:
             ("/content/{id:int}/child/page", self.child_pages),
             ("/content/{id:int}/child/folder", self.child_folders),
             ("/content/{id:int}/child/attachment", self.child_attachments),
+            ("/label", self.label),
         ]
         return [
             Route(f"{prefix}{V1}{path}", self._guard(handler))
@@ -226,6 +227,34 @@ class V1Routes:
         return self._page(request, items, start, limit)
 
     # ---- CQL search -------------------------------------------------------------------------
+
+    def label(self, request: Request, account_id: str | None) -> Response:
+        """A label by name (v2 cannot look one up by name): the label, and the content
+        carrying it that the caller may see, offset-paged; 404 for a name no content has."""
+        name = (request.query_params.get("name") or "").strip()
+        if not name:
+            return JSONResponse({"statusCode": 400, "message": "Label name is required"}, 400)
+        label_id = self.site.label_ids.get(name)
+        if label_id is None:
+            message = f"No label found for name: {name}"
+            return JSONResponse({"statusCode": 404, "message": message}, 404)
+        start, limit = self._window(request, 200)
+        carrying = [
+            self._content(content, "")
+            for content in self.site.contents.values()
+            if name in content.labels and self.site.visible(content, account_id)
+        ]
+        return JSONResponse(
+            {
+                "label": {"prefix": "global", "name": name, "id": label_id, "label": name},
+                "associatedContents": {
+                    "results": carrying[start : start + limit],
+                    "start": start,
+                    "limit": limit,
+                    "size": len(carrying[start : start + limit]),
+                },
+            }
+        )
 
     def search(self, request: Request, account_id: str | None) -> Response:
         """`GET /rest/api/content/search`: CQL over pages, folders and attachments the caller

@@ -50,6 +50,33 @@ def page_webui(page: Content, space: Space) -> str:
     return f"/spaces/{quote(space.key)}/pages/{page.id}" + (f"/{suffix}" if suffix else "")
 
 
+def blogpost_webui(post: Content, space: Space) -> str:
+    """`/spaces/KEY/blog/YYYY/MM/DD/ID/Slug`, dated by its creation (as Confluence shows it)."""
+    day = post.created_at[:10].replace("-", "/")
+    suffix = slug(post.title)
+    return f"/spaces/{quote(space.key)}/blog/{day}/{post.id}" + (f"/{suffix}" if suffix else "")
+
+
+def blogpost_json(post: Content, site: Site, body_format: str | None) -> dict[str, Any]:
+    """BlogPostBulk / BlogPostSingle: a page's fields without parent or position."""
+    space = site.spaces[post.space_id]
+    return {
+        "id": post.id,
+        "status": post.status,
+        "title": post.title,
+        "spaceId": post.space_id,
+        "authorId": post.author_id,
+        "createdAt": post.created_at,
+        "version": version_json(post.version, post.modified_at, post.author_id),
+        "body": body_json(post, site, body_format),
+        "_links": {
+            "webui": blogpost_webui(post, space),
+            "editui": f"/pages/resumedraft.action?draftId={post.id}",
+            "tinyui": f"/x/{id_to_tiny(int(post.id))}",
+        },
+    }
+
+
 def page_json(page: Content, site: Site, body_format: str | None) -> dict[str, Any]:
     space = site.spaces[page.space_id]
     return _without_none_parent(
