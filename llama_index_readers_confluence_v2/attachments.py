@@ -23,13 +23,11 @@ from llama_index.core.schema import Document
 from .client import ConfluenceClient
 from .documents import PageRecord, attachment_document, carried_from_page, image_document
 from .errors import (
-    AuthError,
     ConfluenceError,
     FileRejected,
     ImageRejected,
     NotFoundError,
     OversizedError,
-    PermissionDeniedError,
 )
 from .files import (
     ARCHIVE_SUFFIXES,
@@ -50,9 +48,10 @@ from .images import (
     check_image,
     is_image_type,
 )
+from .listings import ContainerListings, cql_string, search_by_page
 from .markdown import ConvertedBody, ImageReference, attachment_url
 from .report import ImportReport
-from .tree import CQL_SEARCH, collection
+from .tree import collection
 
 logger = logging.getLogger(__name__)
 
@@ -155,68 +154,26 @@ async def list_attachments(
     return [item async for item in client.paginate(path, {"limit": 250})]
 
 
-class AttachmentListings:
-    """Where a page's attachments are learnt, whichever costs fewer requests.
-
-    Pages of a space imported whole (a space or site selection): one CQL search of the space's
-    attachments, 200 a request, shared by all its pages (a 2,000-page space with 400 files: 2
-    requests instead of 2,000). Pages selected one by one or as subtrees: each page's own
-    listing, 250 a request.
-    """
+class AttachmentListings(ContainerListings[dict[str, Any]]):
+    """Where a page's attachments are learnt, whichever costs fewer requests: for a space
+    imported whole, one CQL search of its attachments, 200 a request, shared by all its pages
+    (a 2,000-page space with 400 files: 2 requests instead of 2,000); otherwise each page's own
+    listing, 250 a request."""
 
     def __init__(self, client: ConfluenceClient, whole_spaces: Callable[[str], bool]) -> None:
-        self.client = client
-        self.whole_spaces = whole_spaces
-        self._searches: dict[str, asyncio.Task[dict[str, list[dict[str, Any]]] | None]] = {}
-        self._search_refused = False  # once refused (a scope), not asked again this run
-
-    def prefetch(self, space_key: str) -> None:
-        """Start the space's bulk listing now (it runs alongside the page listing)."""
-        if self.whole_spaces(space_key) and space_key not in self._searches:
-            self._searches[space_key] = asyncio.ensure_future(self._search(space_key))
-
-    async def of_page(
-        self, page_id: str, space_key: str, kind: str = "page"
-    ) -> list[dict[str, Any]]:
-        if not self.whole_spaces(space_key) or self._search_refused:
-            return await list_attachments(self.client, page_id, kind)
-        self.prefetch(space_key)
-        by_page = await asyncio.shield(self._searches[space_key])
-        if by_page is None:  # refused
-            return await list_attachments(self.client, page_id, kind)
-        return by_page.get(page_id, [])
-
-    async def close(self) -> None:
-        searches, self._searches = list(self._searches.values()), {}
-        for search in searches:
-            search.cancel()
-        await asyncio.gather(*searches, return_exceptions=True)
-
-    async def _search(self, space_key: str) -> dict[str, list[dict[str, Any]]] | None:
-        try:
-            return await space_attachments(self.client, space_key)
-        except (AuthError, PermissionDeniedError) as exc:  # e.g. a token without search scope
-            logger.warning("attachments are listed page by page for this run: %s", exc)
-            self._search_refused = True
-            return None
+        super().__init__(client, whole_spaces, space_attachments, list_attachments, "attachments")
 
 
 async def space_attachments(
     client: ConfluenceClient, space_key: str
 ) -> dict[str, list[dict[str, Any]]]:
     """A space's current attachments by page id, through v1 CQL search (200 a request)."""
-    quoted = space_key.replace("\\", "\\\\").replace('"', '\\"')
-    params = {"cql": f'type = attachment and space = "{quoted}"', "expand": "container,version"}
-    by_page: dict[str, list[dict[str, Any]]] = {}
-    async for raw in client.paginate(CQL_SEARCH, {**params, "limit": 200}):
-        attachment = _from_search(raw)
-        if attachment["pageId"]:
-            by_page.setdefault(attachment["pageId"], []).append(attachment)
-    return by_page
+    cql = f"type = attachment and space = {cql_string(space_key)}"
+    return await search_by_page(client, cql, "container,version", 200, _from_search)
 
 
-def _from_search(raw: dict[str, Any]) -> dict[str, Any]:
-    """A v1 search hit in the v2 attachment shape the rest of this module reads."""
+def _from_search(raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """A v1 search hit in the v2 attachment shape the rest of this module reads, and its page."""
     extensions = raw.get("extensions") or {}
     container = raw.get("container") or {}
     page_id = container.get("id")
@@ -224,13 +181,14 @@ def _from_search(raw: dict[str, Any]) -> dict[str, Any]:
         link = str((raw.get("_expandable") or {}).get("container") or "")
         page_id = link.rsplit("/", 1)[-1] or None
     media_type = extensions.get("mediaType") or (raw.get("metadata") or {}).get("mediaType")
-    return {
+    page = None if page_id is None else str(page_id)
+    return page, {
         "id": str(raw["id"]),
         "title": raw.get("title"),
         "mediaType": media_type,
         "fileSize": extensions.get("fileSize"),
         "version": {"number": (raw.get("version") or {}).get("number")},
-        "pageId": None if page_id is None else str(page_id),
+        "pageId": page,
     }
 
 

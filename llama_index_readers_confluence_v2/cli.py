@@ -200,6 +200,7 @@ def browse(
 )
 @click.option("--cql", help="What a CQL query matches (pages and blog posts).")
 @click.option("--blog-posts", is_flag=True, help="With a space or site: its blog posts too.")
+@click.option("--comments", is_flag=True, help="Append each page's comments to its text.")
 @click.option(
     "--to",
     "collection_path",
@@ -233,6 +234,7 @@ def ingest(
     children: bool,
     images: bool,
     blog_posts: bool,
+    comments: bool,
     collection_path: str | None,
     h2ogpte_address: str | None,
     collection_id: str | None,
@@ -269,6 +271,7 @@ def ingest(
         "include_children": children,
         "include_attachments": images,
         "include_blog_posts": blog_posts,
+        "include_comments": comments,
         "page_status": page_status,
     }
     target = _target(h2ogpte_address, collection_id, collection_path)

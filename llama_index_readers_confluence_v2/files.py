@@ -339,6 +339,9 @@ class ParserPool:
             except (EOFError, OSError, ConnectionError):
                 await worker.kill()
                 raise FileRejected("the parser crashed on this file") from None
+            except BaseException:  # cancelled mid-file: the worker cannot be reused
+                await asyncio.shield(worker.kill())
+                raise
             self._idle.append(worker)
         if verdict != "ok":
             raise FileRejected(value)
@@ -398,6 +401,14 @@ class _Worker:
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
         await self.process.wait()
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Read the pipe to its end, so that its transport is closed while the loop runs
+        (not later, by the garbage collector, after the loop is gone)."""
+        if self.process.stdout is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.process.stdout.read(), 5)
 
     async def stop(self) -> None:
         if self.process.stdin is not None:
@@ -406,3 +417,5 @@ class _Worker:
             await asyncio.wait_for(self.process.wait(), 5)
         except asyncio.TimeoutError:
             await self.kill()
+            return
+        await self._drain()

@@ -13,10 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .attachments import AttachmentListings, attachments_digest
+from .comments import CommentListings, PageComment, comments_digest
 from .documents import BLOG, PATH_SEPARATOR, PageRecord
 from .selection import LoadRequest
 from .tree import ANY_STATUS, SiteTree, id_batches
 from .walk import SearchProgress, SpaceTarget, SubtreeTarget, Target, subtree_ids, targets
+
+
+def extras_digest(files: str, comments: list[PageComment] | None) -> str:
+    """What a page's fingerprint holds besides version and path: its attachments' digest (when
+    attachments are imported) and its comments' (when comments are)."""
+    return "|".join(filter(None, [files, None if comments is None else comments_digest(comments)]))
 
 
 def fingerprint(version: object, path: str, attachments: str = "") -> str:
@@ -35,10 +42,17 @@ class Listed:
 class Inventory:
     """Lists a request's pages without bodies, then fetches the bodies asked for."""
 
-    def __init__(self, tree: SiteTree, request: LoadRequest, listings: AttachmentListings) -> None:
+    def __init__(
+        self,
+        tree: SiteTree,
+        request: LoadRequest,
+        listings: AttachmentListings,
+        comments: CommentListings,
+    ) -> None:
         self.tree = tree
         self.request = request
         self.listings = listings
+        self.comments = comments
         self.vanished: list[str] = []
         self._versions: dict[str, Any] = {}
         self._spaces_of: dict[str, str] = {}
@@ -53,9 +67,28 @@ class Inventory:
         for space_id in {self._spaces_of[i] for i in unique}:
             await self.tree.space_by_id(space_id)
         files = await self._attachment_digests(unique)
+        comments = await self._comment_digests(unique)
         return [
-            Listed(i, self._spaces_of[i], self._fingerprint(i, files.get(i, ""))) for i in unique
+            Listed(
+                i,
+                self._spaces_of[i],
+                self._fingerprint(i, "|".join(filter(None, [files.get(i), comments.get(i)]))),
+            )
+            for i in unique
         ]
+
+    async def _comment_digests(self, page_ids: list[str]) -> dict[str, str]:
+        """With comments asked for, each page's comments as ids and versions."""
+        if not self.request.include_comments:
+            return {}
+        keys = [self.tree.spaces[self._spaces_of[i]].key for i in page_ids]
+        found = await asyncio.gather(
+            *(
+                self.comments.of_page(i, key, self._kind(i))
+                for i, key in zip(page_ids, keys, strict=True)
+            )
+        )
+        return {i: comments_digest(c) for i, c in zip(page_ids, found, strict=True)}
 
     async def _attachment_digests(self, page_ids: list[str]) -> dict[str, str]:
         """With attachments asked for, each page's attachments (see AttachmentListings)."""

@@ -28,6 +28,7 @@ from .attachments import (
 from .bridge import iterate_sync, run_sync
 from .browse import PageTree, SpaceSummary, list_spaces, page_tree
 from .client import DEFAULT_AUTH_SERVER_URL, DEFAULT_GATEWAY_URL, ConfluenceClient, RetryPolicy
+from .comments import CommentListings, PageComment, comments_section
 from .credential_store import CredentialStore
 from .credentials import ConfluenceCredential, OAuthCredential, credential_from_arguments
 from .documents import PageRecord, page_document
@@ -41,7 +42,7 @@ from .files import (
     parsers_of,
 )
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
-from .inventory import Inventory, fingerprint
+from .inventory import Inventory, extras_digest, fingerprint
 from .markdown import (
     ConversionContext,
     ConvertedBody,
@@ -70,7 +71,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 WINDOW_MAX = 256  # pages held back at most while their attachments download
 UNPARSED_MAX = 32 * 1024 * 1024  # downloaded file bytes waiting for a parser, at most (roughly)
-Window = collections.deque[tuple[PageRecord, ConvertedBody, "asyncio.Task[Attached] | None"]]
+Extras = tuple[Attached, "list[PageComment] | None"]
+Window = collections.deque[tuple[PageRecord, ConvertedBody, "asyncio.Task[Extras] | None"]]
 
 
 class ConfluenceReader(BaseReader):
@@ -255,20 +257,26 @@ class ConfluenceReader(BaseReader):
                 tree = SiteTree(client)
                 walker = Walker(tree, request)
                 listings = AttachmentListings(client, lambda key: _listed_whole(request, key))
-                inventory = Inventory(tree, request, listings)
+                comments = CommentListings(client, lambda key: _listed_whole(request, key))
+                inventory = Inventory(tree, request, listings, comments)
                 pool = ParserPool(timeout=self.parse_timeout)
                 attachments = self._page_attachments(listings, pool, request, held, report)
+                extras = PageExtras(attachments, comments if request.include_comments else None)
+                if request.include_comments:
+                    for space_key in request.whole_space_keys():
+                        comments.prefetch(space_key)
                 try:
                     if held.pages:
-                        changes = self._changed(held, inventory, attachments, request, report)
+                        changes = self._changed(held, inventory, extras, request, report)
                     else:
                         records = walker.records()
-                        changes = self._upserts(attachments, records, held, request, report)
+                        changes = self._upserts(extras, records, held, request, report)
                     async for change in changes:
                         progress.update(1)
                         yield change
                 finally:
                     await listings.close()
+                    await comments.close()
                     await pool.close()
                     report.requests = client.requests_made
                     self._end_search(walker.search if not held.pages else inventory.search, report)
@@ -289,7 +297,7 @@ class ConfluenceReader(BaseReader):
         self,
         held: Held,
         inventory: Inventory,
-        attachments: PageAttachments,
+        extras: PageExtras,
         request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[Change]:
@@ -301,7 +309,7 @@ class ConfluenceReader(BaseReader):
                 report.unchanged += 1
                 yield PageUnchanged(item.id)
         records = inventory.records(changed)
-        async for change in self._upserts(attachments, records, held, request, report):
+        async for change in self._upserts(extras, records, held, request, report):
             yield change
         for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
             yield PageRemoval(page_id)
@@ -328,37 +336,41 @@ class ConfluenceReader(BaseReader):
 
     async def _upserts(
         self,
-        attachments: PageAttachments,
+        extras: PageExtras,
         records: AsyncIterator[PageRecord],
         held: Held,
         request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[PageUpsert]:
-        """Pages in order; the attachments of the next few pages download (and parse) while
+        """Pages in order; the attachments (and comments) of the next few pages download while
         earlier pages are yielded."""
         window: Window = collections.deque()
-        people = People(attachments.listings.client)
+        backlog = extras.attachments.backlog
+        people = People(extras.attachments.listings.client)
         try:
             async for record in records:
-                converted = self._convert(record, report, await people.learn(record.body))
+                names = await people.learn(record.body)
+                converted = self._convert(record, report, names)
                 if converted is None:
                     continue
                 fetch = None
-                if request.include_attachments:
-                    fetch = asyncio.ensure_future(attachments.of(record, converted))
+                if request.include_attachments or request.include_comments:
+                    wanted = extras.of(record, converted, request.include_attachments)
+                    fetch = asyncio.ensure_future(wanted)
                     await asyncio.sleep(0)  # a page without files is done at once: not waiting
                 window.append((record, converted, fetch))
-                while window and (step := self._next_step(window, attachments.backlog)) != "take":
+                while window and (step := self._next_step(window, backlog)) != "take":
                     if step == "wait":
-                        await attachments.backlog.fewer_downloading(self.max_concurrency * 2)
+                        await backlog.fewer_downloading(self.max_concurrency * 2)
                     else:
-                        yield await self._upsert(*window.popleft(), held.pages, report)
+                        yield await self._upsert(*window.popleft(), held.pages, report, names)
             while window:
-                yield await self._upsert(*window.popleft(), held.pages, report)
+                yield await self._upsert(*window.popleft(), held.pages, report, names)
         finally:
-            for _, _, fetch in window:
-                if fetch is not None:
-                    fetch.cancel()
+            pending = [fetch for _, _, fetch in window if fetch is not None]
+            for fetch in pending:
+                fetch.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)  # their clean-up runs now
 
     def _next_step(self, window: Window, backlog: Backlog) -> str:
         """What to do before taking in another page: "release" the first page (its attachments
@@ -386,14 +398,25 @@ class ConfluenceReader(BaseReader):
         self,
         record: PageRecord,
         converted: ConvertedBody,
-        fetch: asyncio.Task[Attached] | None,
+        fetch: asyncio.Task[Extras] | None,
         known: Mapping[str, str],
         report: ImportReport,
+        names: Mapping[str, str],
     ) -> PageUpsert:
         report.pages += 1
-        document = page_document(record, converted.markdown, self.base_url)
-        attached = await fetch if fetch is not None else Attached("")
-        footprint = fingerprint(record.version, document.metadata["path"], attached.digest)
+        attached, comments = await fetch if fetch is not None else (Attached(""), None)
+        markdown = converted.markdown
+        if comments is not None:
+            context = ConversionContext(self.base_url, record.id, record.space.key, names)
+            section = comments_section(
+                comments, lambda body: self._comment_text(body, context, report)
+            )
+            markdown = f"{markdown.rstrip()}\n\n{section}" if section else markdown
+        document = page_document(record, markdown, self.base_url)
+        if comments is not None:
+            document.metadata["comment_count"] = len(comments)
+        digest = extras_digest(attached.digest, comments)
+        footprint = fingerprint(record.version, document.metadata["path"], digest)
         return PageUpsert(
             document,
             attached.images,
@@ -404,6 +427,17 @@ class ConfluenceReader(BaseReader):
             attached.fingerprints,
             attached.originals,
         )
+
+    @staticmethod
+    def _comment_text(body: str, context: ConversionContext, report: ImportReport) -> str:
+        """A comment's body in Markdown; one that cannot be converted is left out (its heading
+        stays) and reported, never replaced by error text."""
+        try:
+            return storage_to_markdown(body, context).markdown
+        except Exception as exc:  # one unreadable comment must not cost the page
+            reason = f"a comment could not be converted ({type(exc).__name__}: {exc})"
+            report.skip(context.page_id, reason, None)
+            return ""
 
     def _convert(
         self, record: PageRecord, report: ImportReport, names: Mapping[str, str] | None = None
@@ -476,6 +510,30 @@ class Held:
     pages: Mapping[str, str] = dataclasses.field(default_factory=dict)
     attachments: Mapping[str, str] = dataclasses.field(default_factory=dict)
     original_files: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True)
+class PageExtras:
+    """What a page brings besides its body, fetched while earlier pages are handed over."""
+
+    attachments: PageAttachments
+    comments: CommentListings | None
+
+    async def of(self, record: PageRecord, converted: ConvertedBody, files: bool) -> Extras:
+        async def no_files() -> Attached:
+            return Attached("")
+
+        async def no_comments() -> list[PageComment] | None:
+            return None
+
+        comments = self.comments
+        attached, found = await asyncio.gather(
+            self.attachments.of(record, converted) if files else no_files(),
+            comments.of_page(record.id, record.space.key, record.content_type)
+            if comments is not None
+            else no_comments(),
+        )
+        return attached, found
 
 
 def _listed_whole(request: LoadRequest, space_key: str) -> bool:

@@ -231,13 +231,17 @@ def test_ingest_by_label_cql_and_with_blog_posts(
     target = str(tmp_path / "wiki.sqlite")
     labelled = run(["ingest", "DOCS", "--label", "adr", "--no-images", "--to", target], env)
     queried = run(["ingest", "--cql", 'title = "Big Id Page"', "--to", target], env)
-    posts = run(["ingest", "DOCS", "--blog-posts", "--no-images", "--to", target], env)
+    posts = run(
+        ["ingest", "DOCS", "--blog-posts", "--comments", "--no-images", "--to", target], env
+    )
     nothing = run(["ingest", "--to", target], env)
     assert labelled.exit_code == 0 and "1 added, 0 updated" in labelled.output, labelled.output
     assert queried.exit_code == 0 and "1 added, 0 updated" in queried.output, queried.output
     assert posts.exit_code == 0, posts.output
     found = run(["search", target, "legacy", "sync", "service"], env)
     assert "Product Docs > Blog > Quarterly engineering update" in found.output
+    discussed = run(["search", target, "single", "sign-on", "revision"], env)
+    assert "Getting Started Guide" in discussed.output
     assert_clean_failure(nothing, "say what to import")
 
 

@@ -190,6 +190,7 @@ def _build_showcase(site: Site, count: int, rng: random.Random) -> list[Content]
     files = site.add_content(space, "Specs and Files", home.id, body=FILES_BODY)
     add_files(site, files)
     _add_blog_posts(site, space)
+    _add_comments(site, guide)
     made = [home, guide, big, gallery, files]
     populated = populate_space_under(site, space, big, count - len(made) - 1, rng)
     return made + populated
@@ -212,6 +213,24 @@ def _add_blog_posts(site: Site, space: Space) -> None:
         kind="blogpost",
         body="<p>This quarter we retired the legacy sync service.</p>",
         labels=("howto",),
+    )
+
+
+def _add_comments(site: Site, page: Content) -> None:
+    """A footer thread with a reply, and a resolved inline comment on highlighted text."""
+    author, asker = list(site.accounts)[:2]
+    question = site.add_comment(
+        page, "<p>Could we add a section on single sign-on?</p>", author_id=asker
+    )
+    site.add_comment(
+        page, "<p>Yes: it is in the next revision.</p>", author_id=author, reply_to=question
+    )
+    site.add_comment(
+        page,
+        "<p>Which agent version does this need?</p>",
+        author_id=asker,
+        selection="install the agent",
+        resolution="resolved",
     )
 
 

@@ -90,6 +90,24 @@ class Attachment:
     comment: str = ""
 
 
+@dataclass(slots=True)
+class Comment:
+    """A footer or inline comment on a page or blog post; a reply has a parent comment."""
+
+    id: str
+    container_id: str
+    body: str
+    author_id: str
+    created_at: str
+    modified_at: str
+    location: str = "footer"  # or "inline"
+    parent_id: str | None = None
+    version: int = 1
+    resolution: str = "open"  # inline: open, resolved, dangling, reopened
+    selection: str = ""  # inline: the highlighted text
+    marker_ref: str = ""
+
+
 class Site:
     """An in-memory Confluence site with the indexes the API routes need."""
 
@@ -105,6 +123,7 @@ class Site:
         self.attachments: dict[str, Attachment] = {}
         self.page_attachments: dict[str, list[str]] = {}
         self.label_ids: dict[str, str] = {}
+        self.comments: dict[str, Comment] = {}
         self.body_factory: Callable[[Content], str] = lambda content: "<p></p>"
         self.bytes_factory: Callable[[Attachment], bytes] = lambda attachment: b""
         self._next_id = 65536
@@ -202,6 +221,52 @@ class Site:
         self.attachments[attachment_id] = attachment
         self.page_attachments.setdefault(page.id, []).append(attachment_id)
         return attachment
+
+    def add_comment(
+        self,
+        container: Content,
+        body: str,
+        *,
+        author_id: str = "",
+        reply_to: Comment | None = None,
+        selection: str = "",
+        resolution: str = "open",
+    ) -> Comment:
+        """A footer comment, an inline one (with `selection`, the highlighted text), or a reply
+        (`reply_to`, in the thread of its parent)."""
+        created = self.tick()
+        inline = bool(selection) or (reply_to is not None and reply_to.location == "inline")
+        comment = Comment(
+            id=self.new_id(),
+            container_id=container.id,
+            body=body,
+            author_id=author_id or container.author_id,
+            created_at=created,
+            modified_at=created,
+            location="inline" if inline else "footer",
+            parent_id=reply_to.id if reply_to else None,
+            resolution=resolution,
+            selection=selection,
+            marker_ref=secrets.token_hex(8) if selection else "",
+        )
+        self.comments[comment.id] = comment
+        return comment
+
+    def edit_comment(self, comment_id: str, body: str) -> None:
+        """A comment edited: a new version of it (its page's version does not change)."""
+        comment = self.comments[comment_id]
+        comment.body = body
+        comment.version += 1
+        comment.modified_at = self.tick()
+
+    def comment_ancestors(self, comment: Comment) -> list[Comment]:
+        """The comments a reply answers, the thread's root first."""
+        chain: list[Comment] = []
+        parent_id = comment.parent_id
+        while parent_id and parent_id in self.comments and len(chain) < 1000:
+            chain.append(self.comments[parent_id])
+            parent_id = self.comments[parent_id].parent_id
+        return list(reversed(chain))
 
     # ---- reading ------------------------------------------------------------------------------
 

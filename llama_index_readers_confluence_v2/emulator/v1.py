@@ -294,8 +294,12 @@ class V1Routes:
         )
 
     def _searchable(self, account_id: str | None) -> list[dict[str, Any]]:
-        """Every content item as CQL sees it: pages and folders, then attachments."""
+        """Every content item as CQL sees it: pages, blog posts and folders, each followed by its
+        attachments and comments (a comment is readable where its container is)."""
         items: list[dict[str, Any]] = []
+        comments: dict[str, list[Any]] = {}
+        for comment in self.site.comments.values():
+            comments.setdefault(comment.container_id, []).append(comment)
         for content in sorted(self.site.contents.values(), key=lambda c: int(c.id)):
             if content.status != "current" or not self.site.visible(content, account_id):
                 continue
@@ -304,7 +308,77 @@ class V1Routes:
                 attachment = self.site.attachments.get(attachment_id)
                 if attachment is not None and attachment.status == "current":
                     items.append(self._cql_attachment(attachment, content))
+            for comment in sorted(comments.get(content.id, []), key=lambda c: int(c.id)):
+                items.append(self._cql_comment(comment, content))
         return items
+
+    def _cql_comment(self, comment: Any, page: Content) -> dict[str, Any]:
+        return _Item(
+            self.site,
+            page,
+            {
+                "object": (comment, page),
+                "type": "comment",
+                "id": comment.id,
+                "space": self.site.spaces[page.space_id].key,
+                "title": f"Re: {page.title}",
+                "label": [],
+                "container": page.id,
+                "lastmodified": comment.modified_at,
+                "created": comment.created_at,
+            },
+            container=True,
+        )
+
+    def _comment(self, comment: Any, page: Content, expand: str) -> dict[str, Any]:
+        """A comment as v1 shows it, with what `expand` asked for."""
+        space = self.site.spaces[page.space_id]
+        result: dict[str, Any] = {
+            "id": comment.id,
+            "type": "comment",
+            "status": "current",
+            "title": f"Re: {page.title}",
+            "_links": {
+                "webui": views.page_webui(page, space) + f"?focusedCommentId={comment.id}",
+                "self": f"{self.app.origins.site}{V1}/content/{comment.id}",
+            },
+        }
+        if "body.storage" in expand:
+            result["body"] = {"storage": {"value": comment.body, "representation": "storage"}}
+        if "version" in expand:
+            result["version"] = {
+                "number": comment.version,
+                "when": comment.modified_at,
+                "by": self._user(comment.author_id),
+            }
+        if "history" in expand:
+            result["history"] = {
+                "createdBy": self._user(comment.author_id),
+                "createdDate": comment.created_at,
+            }
+        if "container" in expand:
+            result["container"] = {"id": page.id, "type": page.kind, "title": page.title}
+        if "ancestors" in expand:
+            chain = self.site.comment_ancestors(comment)
+            result["ancestors"] = [{"id": c.id, "type": "comment"} for c in chain]
+        if "extensions" in expand:
+            extensions: dict[str, Any] = {"location": comment.location}
+            if comment.location == "inline":
+                extensions["inlineProperties"] = {
+                    "markerRef": comment.marker_ref,
+                    "originalSelection": comment.selection,
+                }
+                extensions["resolution"] = {
+                    "status": comment.resolution,
+                    "lastModifiedDate": comment.modified_at,
+                }
+            result["extensions"] = extensions
+        return result
+
+    def _user(self, account_id: str) -> dict[str, Any]:
+        account = self.site.accounts.get(account_id)
+        name = account.display_name if account else "Unknown user"
+        return {"type": "known", "accountId": account_id, "displayName": name, "publicName": name}
 
     def _cql_fields(self, content: Content) -> dict[str, Any]:
         return _Item(
@@ -342,6 +416,9 @@ class V1Routes:
         )
 
     def _search_result(self, item: dict[str, Any], expand: str) -> dict[str, Any]:
+        if item["type"] == "comment":
+            comment, container = item["object"]
+            return self._comment(comment, container, expand)
         if item["type"] != "attachment":
             return self._content(item["object"], expand)
         attachment, page = item["object"]

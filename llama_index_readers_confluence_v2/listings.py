@@ -1,0 +1,92 @@
+"""What each page (or blog post) holds besides its body, attachments or comments, learnt with
+the fewest requests: for a space imported whole, one CQL search of the space shared by all its
+pages; for pages selected one by one or as subtrees, each page's own listing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from .client import ConfluenceClient
+from .errors import AuthError, PermissionDeniedError
+from .tree import CQL_SEARCH
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+BySpace = Callable[[ConfluenceClient, str], Awaitable[dict[str, list[T]]]]
+ByPage = Callable[[ConfluenceClient, str, str], Awaitable[list[T]]]
+
+
+class ContainerListings(Generic[T]):
+    """Items per page: `by_space(client, space_key)` -> {page id: items} for spaces imported
+    whole (`whole_spaces(key)`), `by_page(client, page_id, kind)` otherwise. A space's search
+    starts on `prefetch` (alongside the page listing); a search refused (a token without the
+    search scope) falls back to page listings for the rest of the run."""
+
+    def __init__(
+        self,
+        client: ConfluenceClient,
+        whole_spaces: Callable[[str], bool],
+        by_space: BySpace[T],
+        by_page: ByPage[T],
+        what: str,
+    ) -> None:
+        self.client = client
+        self.whole_spaces = whole_spaces
+        self.by_space = by_space
+        self.by_page = by_page
+        self.what = what
+        self._searches: dict[str, asyncio.Task[dict[str, list[T]] | None]] = {}
+        self._search_refused = False
+
+    def prefetch(self, space_key: str) -> None:
+        if self.whole_spaces(space_key) and space_key not in self._searches:
+            self._searches[space_key] = asyncio.ensure_future(self._search(space_key))
+
+    async def of_page(self, page_id: str, space_key: str, kind: str = "page") -> list[T]:
+        if not self.whole_spaces(space_key) or self._search_refused:
+            return await self.by_page(self.client, page_id, kind)
+        self.prefetch(space_key)
+        found = await asyncio.shield(self._searches[space_key])
+        if found is None:  # refused
+            return await self.by_page(self.client, page_id, kind)
+        return found.get(page_id, [])
+
+    async def close(self) -> None:
+        searches, self._searches = list(self._searches.values()), {}
+        for search in searches:
+            search.cancel()
+        await asyncio.gather(*searches, return_exceptions=True)
+
+    async def _search(self, space_key: str) -> dict[str, list[T]] | None:
+        try:
+            return await self.by_space(self.client, space_key)
+        except (AuthError, PermissionDeniedError) as exc:  # e.g. a token without search scope
+            logger.warning("%s are listed page by page for this run: %s", self.what, exc)
+            self._search_refused = True
+            return None
+
+
+async def search_by_page(
+    client: ConfluenceClient,
+    cql: str,
+    expand: str,
+    limit: int,
+    shape: Callable[[dict[str, Any]], tuple[str | None, T]],
+) -> dict[str, list[T]]:
+    """A CQL search's hits grouped by their container: `shape(hit)` -> (page id, item)."""
+    by_page: dict[str, list[T]] = {}
+    params = {"cql": cql, "expand": expand, "limit": limit}
+    async for raw in client.paginate(CQL_SEARCH, params):
+        page_id, item = shape(raw)
+        if page_id:
+            by_page.setdefault(page_id, []).append(item)
+    return by_page
+
+
+def cql_string(value: str) -> str:
+    """A value as a CQL string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
