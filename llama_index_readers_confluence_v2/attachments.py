@@ -29,6 +29,14 @@ from .errors import (
     NotFoundError,
     OversizedError,
 )
+from .events import (
+    AttachmentFailedEvent,
+    AttachmentProcessedEvent,
+    AttachmentProcessingStartedEvent,
+    AttachmentSkippedEvent,
+    attachment_fields,
+    emit,
+)
 from .files import (
     ARCHIVE_SUFFIXES,
     DEFAULT_MAX_FILE_BYTES,
@@ -202,6 +210,7 @@ class FileSettings:
     file_extractor: Mapping[str, Any] = field(default_factory=dict)
     process_attachment_callback: Callable[..., Any] | None = None
     originals: frozenset[str] = frozenset()  # suffixes handed over as the file, not parsed
+    temp_folder: str | None = None  # where file_extractor readers get their files
 
 
 @dataclass(frozen=True)
@@ -287,7 +296,9 @@ async def parse_file(suffix: str, data: bytes, settings: FileSettings, pool: Par
         check_archive(data)
     reader = settings.file_extractor.get(suffix)
     if reader is not None:
-        return await asyncio.to_thread(parse_with_reader, reader, suffix, data)
+        return await asyncio.to_thread(
+            parse_with_reader, reader, suffix, data, settings.temp_folder
+        )
     if suffix in FILE_READERS:
         return await pool.parse(suffix, data)
     return await asyncio.to_thread(parse_builtin, suffix, data)
@@ -424,8 +435,35 @@ class PageAttachments:
                 fresh.append(reference)
         return tuple(fresh)
 
-    def _skip(self, record: PageRecord, info: AttachmentInfo, reason: str) -> None:
+    def _skip(
+        self, record: PageRecord, info: AttachmentInfo, reason: str, *, failed: bool = False
+    ) -> None:
+        """Left out: by choice (a filter, no parser, a cap), or `failed` (download, parsing)."""
         self.report.skip(record.id, f"{info.file_name}: {reason}", info.attachment_id)
+        fields = self._event_fields(record, info)
+        if failed:
+            emit(AttachmentFailedEvent, **fields, error=reason)
+        else:
+            emit(AttachmentSkippedEvent, **fields, reason=reason)
+
+    def _event_fields(self, record: PageRecord, info: AttachmentInfo) -> dict[str, Any]:
+        link = attachment_url(self.base_url, record.id, info.file_name)
+        return attachment_fields(
+            record.id, info.attachment_id, info.file_name, info.media_type, info.file_size, link
+        )
+
+    def _image_fields(
+        self, record: PageRecord, reference: ImageReference, raw: Any
+    ) -> dict[str, Any]:
+        raw = raw or {}
+        return attachment_fields(
+            record.id,
+            str(raw.get("id") or ""),
+            reference.file_name,
+            str(raw.get("mediaType") or ""),
+            raw.get("fileSize"),
+            reference.url,
+        )
 
     async def _images(
         self,
@@ -445,13 +483,20 @@ class PageAttachments:
             if found is None or not self._kept(attached, str(found["id"]), _version(found), *state):
                 fetching.append(reference)
         client = self.listings.client
+        for reference in fetching:
+            fields = self._image_fields(record, reference, by_name.get(reference.file_name))
+            emit(AttachmentProcessingStartedEvent, **fields)
         fetched = await fetch_page_images(client, record.id, tuple(fetching), self.images, listing)
         for outcome in fetched:
+            listed = by_name.get(outcome.reference.file_name)
+            fields = self._image_fields(record, outcome.reference, listed)
             if not isinstance(outcome, FetchedImage):
                 reason = f"{outcome.reference.file_name}: {outcome.reason}"
                 self.report.skip_image(record.id, reason, outcome.attachment_id)
+                emit(AttachmentSkippedEvent, **fields, reason=outcome.reason)
                 continue
             self.report.images += 1
+            emit(AttachmentProcessedEvent, **fields)
             version = _version(by_name[outcome.reference.file_name])
             footprint = attachment_fingerprint(version, carried, outcome.reference.alt)
             attached.fingerprints[outcome.attachment_id] = footprint
@@ -474,13 +519,15 @@ class PageAttachments:
         self, record: PageRecord, fetching: list[AttachmentInfo]
     ) -> list[tuple[AttachmentInfo, bytes]]:
         client = self.listings.client
+        for info in fetching:
+            emit(AttachmentProcessingStartedEvent, **self._event_fields(record, info))
         outcomes = await asyncio.gather(
             *(download_file(client, info, self.files) for info in fetching)
         )
         downloaded = []
         for info, outcome in zip(fetching, outcomes, strict=True):
             if isinstance(outcome, SkippedFile):
-                self._skip(record, info, outcome.reason)
+                self._skip(record, info, outcome.reason, failed=True)
             else:
                 downloaded.append((info, outcome))
                 self.backlog.unparsed_bytes += len(outcome)
@@ -501,10 +548,11 @@ class PageAttachments:
             self.backlog.unparsed_bytes -= sum(len(data) for _, data in downloaded)
         for outcome in outcomes:
             if isinstance(outcome, SkippedFile):
-                self._skip(record, outcome.info, outcome.reason)
+                self._skip(record, outcome.info, outcome.reason, failed=True)
                 continue
             self.report.attachments += 1
             info = outcome.info
+            emit(AttachmentProcessedEvent, **self._event_fields(record, info))
             attached.fingerprints[info.attachment_id] = attachment_fingerprint(
                 info.version, carried
             )

@@ -13,6 +13,7 @@ to a URL found in a response.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import json
 import logging
@@ -37,6 +38,7 @@ from .credentials import (
 )
 from .errors import (
     AuthError,
+    BadArgumentError,
     ConfluenceError,
     InvalidRequestError,
     NotFoundError,
@@ -81,6 +83,52 @@ class RetryPolicy:
         # (concurrent ones, or other clients) do not come back in lockstep
         delay = max(retry_after, self.backoff_base / 10) * random.uniform(1.0, 1.25)
         return min(delay, self.retry_after_max)
+
+
+INCUMBENT_CLIENT_ARGS = {
+    "timeout": "timeout",
+    "verify_ssl": "verify",
+    "backoff_and_retry": "retry (on by default here; False: one attempt)",
+    "max_backoff_retries": "RetryPolicy.max_attempts (retries + 1)",
+    "max_backoff_seconds": "RetryPolicy.backoff_max",
+    "backoff_factor": "RetryPolicy.backoff_base",
+    "retry_with_header": "Retry-After (always honoured here)",
+}
+
+
+def incumbent_client_args(
+    client_args: Mapping[str, Any] | None,
+    timeout: float,
+    verify: bool | str,
+    retry: RetryPolicy | None,
+) -> tuple[float, bool | str, RetryPolicy | None]:
+    """llama-index-readers-confluence's `client_args` (options of atlassian-python-api) as this
+    reader's timeout, TLS verification and retry policy; an option with no counterpart here is
+    refused with the list of those that have one."""
+    if not client_args:
+        return timeout, verify, retry
+    unknown = sorted(set(client_args) - INCUMBENT_CLIENT_ARGS.keys())
+    if unknown:
+        known = ", ".join(f"{key} ({meaning})" for key, meaning in INCUMBENT_CLIENT_ARGS.items())
+        raise BadArgumentError(f"client_args {unknown} have no counterpart here; it takes {known}")
+    policy = retry or RetryPolicy()
+    if client_args.get("backoff_and_retry") is False:
+        policy = dataclasses.replace(policy, max_attempts=1)
+    if "max_backoff_retries" in client_args:
+        retries = _whole(client_args["max_backoff_retries"], "max_backoff_retries")
+        policy = dataclasses.replace(policy, max_attempts=retries + 1)
+    if "max_backoff_seconds" in client_args:
+        policy = dataclasses.replace(policy, backoff_max=float(client_args["max_backoff_seconds"]))
+    if "backoff_factor" in client_args:
+        policy = dataclasses.replace(policy, backoff_base=float(client_args["backoff_factor"]))
+    verify = client_args.get("verify_ssl", verify)
+    return float(client_args.get("timeout", timeout)), verify, policy
+
+
+def _whole(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadArgumentError(f"client_args {name} must be a whole number of at least 0")
+    return value
 
 
 @dataclass(frozen=True)

@@ -128,20 +128,18 @@ class OAuthCredential:
         scopes: Sequence[str] = DEFAULT_SCOPES,
         on_refresh: Callable[[OAuthCredential], None] | None = None,
     ) -> None:
-        for value, name in (
-            (client_id, "client_id"),
-            (client_secret, "client_secret"),
-            (access_token, "access_token"),
-        ):
+        self.client_id = client_id
+        self.site_url = site_url
+        self.cloud_id = cloud_id
+        for value, name in ((client_id, "client_id"), (access_token, "access_token")):
             if not isinstance(value, str) or not value:
                 raise BadArgumentError(f"an OAuth credential needs {name}")
-        self.client_id = client_id
+        if not isinstance(client_secret, str):
+            raise BadArgumentError("client_secret must be a string (empty: no refresh)")
         self._client_secret = client_secret
         self._access_token = access_token
         self._refresh_token = refresh_token
         self.expires_at = float(expires_at) if expires_at is not None else None
-        self.cloud_id = cloud_id
-        self.site_url = site_url
         self.scopes = tuple(scopes)
         self.on_refresh = on_refresh
         self.refresh_count = 0
@@ -212,7 +210,9 @@ class OAuthCredential:
 
     @property
     def can_refresh(self) -> bool:
-        return bool(self._refresh_token)
+        """A refresh needs the refresh token and the app's secret (the incumbent's oauth2 dict
+        often has neither: its access token works until it expires)."""
+        return bool(self._refresh_token and self._client_secret)
 
     @property
     def access_token(self) -> str:
@@ -223,9 +223,11 @@ class OAuthCredential:
 
     def refresh_grant(self) -> dict[str, Any]:
         """The body of the token request that refreshes this credential."""
-        if not self._refresh_token:
+        if not self.can_refresh:
+            missing = "refresh token" if not self._refresh_token else "client secret"
             raise AuthError(
-                f"the OAuth access token expired and there is no refresh token; {SIGN_IN_AGAIN}"
+                f"the OAuth access token expired or was refused and there is no {missing} to "
+                f"renew it (pass client_secret and the refresh_token in oauth2=); {SIGN_IN_AGAIN}"
             )
         return {
             "grant_type": "refresh_token",

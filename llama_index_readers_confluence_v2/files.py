@@ -235,9 +235,10 @@ def parse_with_file_reader(suffix: str, data: bytes) -> str:
     return parse_with_reader(getattr(file_readers, name)(**options), suffix, data)
 
 
-def parse_with_reader(reader: Any, suffix: str, data: bytes) -> str:
-    """Give `reader` the file as a temporary file of the right suffix, as readers expect."""
-    with temporary_file(suffix, data) as path:
+def parse_with_reader(reader: Any, suffix: str, data: bytes, folder: str | None = None) -> str:
+    """Give `reader` the file as a temporary file of the right suffix, as readers expect (in
+    `folder` when given: the incumbent's `custom_folder`)."""
+    with temporary_file(suffix, data, folder) as path:
         try:
             documents = reader.load_data(path)
         except FileRejected:
@@ -258,8 +259,8 @@ def _reason(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def temporary_file(suffix: str, data: bytes) -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+def temporary_file(suffix: str, data: bytes, parent: str | None = None) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=parent))
     try:
         path = folder / f"attachment{suffix}"
         path.write_bytes(data)

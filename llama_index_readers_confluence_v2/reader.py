@@ -8,7 +8,15 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from typing import Any, TypeVar
 
 import httpx
@@ -27,12 +35,26 @@ from .attachments import (
 )
 from .bridge import iterate_sync, run_sync
 from .browse import PageTree, SpaceSummary, list_spaces, page_tree
-from .client import DEFAULT_AUTH_SERVER_URL, DEFAULT_GATEWAY_URL, ConfluenceClient, RetryPolicy
+from .client import (
+    DEFAULT_AUTH_SERVER_URL,
+    DEFAULT_GATEWAY_URL,
+    ConfluenceClient,
+    RetryPolicy,
+    incumbent_client_args,
+)
 from .comments import CommentListings, PageComment, comments_section
 from .credential_store import CredentialStore
 from .credentials import ConfluenceCredential, OAuthCredential, credential_from_arguments
 from .documents import PageRecord, page_document
 from .errors import BadArgumentError, ConfluenceError
+from .events import (
+    PageDataFetchCompletedEvent,
+    PageDataFetchStartedEvent,
+    PageFailedEvent,
+    PageSkippedEvent,
+    TotalPagesToProcessEvent,
+    emit,
+)
 from .files import (
     DEFAULT_MAX_FILE_BYTES,
     PARSE_TIMEOUT,
@@ -42,7 +64,7 @@ from .files import (
     parsers_of,
 )
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
-from .inventory import Inventory, extras_digest, fingerprint
+from .inventory import Inventory, Listed, extras_digest, fingerprint
 from .markdown import (
     ConversionContext,
     ConvertedBody,
@@ -98,8 +120,8 @@ class ConfluenceReader(BaseReader):
         credential_store: CredentialStore | None = None,
         scoped_token: bool | None = None,
         cloud_id: str | None = None,
-        api_gateway_url: str = DEFAULT_GATEWAY_URL,
-        auth_server_url: str = DEFAULT_AUTH_SERVER_URL,
+        api_gateway_url: str | None = None,
+        auth_server_url: str | None = None,
         max_concurrency: int = 8,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -115,6 +137,10 @@ class ConfluenceReader(BaseReader):
         process_attachment_callback: Callable[..., Any] | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         parse_timeout: float = PARSE_TIMEOUT,
+        process_document_callback: Callable[[str], bool] | None = None,
+        client_args: Mapping[str, Any] | None = None,
+        custom_folder: str | None = None,
+        logger: logging.Logger | None = None,
     ) -> None:
         if not cloud:
             raise BadArgumentError(
@@ -135,6 +161,13 @@ class ConfluenceReader(BaseReader):
             self._credential = credential_from_arguments(
                 user_name, api_token, password, credentials, scoped_token
             )
+        # like the site, these can come from the environment (a proxy, or the emulator)
+        api_gateway_url = api_gateway_url or os.environ.get(
+            "CONFLUENCE_API_GATEWAY_URL", DEFAULT_GATEWAY_URL
+        )
+        auth_server_url = auth_server_url or os.environ.get(
+            "CONFLUENCE_AUTH_SERVER_URL", DEFAULT_AUTH_SERVER_URL
+        )
         for url, what in (
             (api_gateway_url, "api_gateway_url"),
             (auth_server_url, "auth_server_url"),
@@ -142,6 +175,7 @@ class ConfluenceReader(BaseReader):
             check_scheme(url, what)
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise BadArgumentError("max_concurrency must be a whole number of at least 1")
+        timeout, verify, retry = incumbent_client_args(client_args, timeout, verify, retry)
         self.api_gateway_url = api_gateway_url.rstrip("/")
         self.auth_server_url = auth_server_url.rstrip("/")
         self.cloud_id = cloud_id
@@ -168,12 +202,19 @@ class ConfluenceReader(BaseReader):
             raise BadArgumentError("max_file_bytes must be a positive whole number")
         if not isinstance(parse_timeout, (int, float)) or parse_timeout <= 0:
             raise BadArgumentError("parse_timeout must be a positive number of seconds")
+        if custom_folder is not None and not os.path.isdir(custom_folder):
+            raise BadArgumentError(f"custom_folder is not a folder: {custom_folder!r}")
         self.files = FileSettings(
             max_file_bytes,
             selection_attachment_filter(attachment_filter),
             {**parsers_of(custom_parsers), **(selection_file_extractor(file_extractor) or {})},
             process_attachment_callback,
+            temp_folder=custom_folder,
         )
+        if process_document_callback is not None and not callable(process_document_callback):
+            raise BadArgumentError("process_document_callback takes a function of a page id")
+        self.process_document_callback = process_document_callback
+        self.logger = logger
         self.parse_timeout = float(parse_timeout)
         self.last_report = ImportReport()
         self._next_cursor: str | None = None
@@ -214,15 +255,18 @@ class ConfluenceReader(BaseReader):
 
     async def _documents(self, request: LoadRequest) -> AsyncIterator[Document]:
         count = 0
-        async for change in self._changes(Held(), request, ImportReport()):
-            if not isinstance(change, PageUpsert):
-                continue
-            yield change.document
-            for attached in (*change.images, *change.attachments):
-                yield attached
-            count += 1
-            if request.max_num_results is not None and count >= request.max_num_results:
-                break
+        # closed here, not by the garbage collector: its clean-up (parser processes, pending
+        # downloads) must run while the event loop does
+        async with contextlib.aclosing(self._changes(Held(), request, ImportReport())) as changes:
+            async for change in changes:
+                if not isinstance(change, PageUpsert):
+                    continue
+                yield change.document
+                for attached in (*change.images, *change.attachments):
+                    yield attached
+                count += 1
+                if request.max_num_results is not None and count >= request.max_num_results:
+                    break
 
     async def achanges(
         self,
@@ -250,8 +294,10 @@ class ConfluenceReader(BaseReader):
 
     async def _changes(
         self, held: Held, request: LoadRequest, report: ImportReport
-    ) -> AsyncIterator[Change]:
+    ) -> AsyncGenerator[Change, None]:
         self.last_report = report
+        if self.logger is not None:
+            report.logger = self.logger
         with _progress(request.show_progress) as progress:
             async with self._client() as client:
                 tree = SiteTree(client)
@@ -265,8 +311,9 @@ class ConfluenceReader(BaseReader):
                 if request.include_comments:
                     for space_key in request.whole_space_keys():
                         comments.prefetch(space_key)
+                listed_first = held.pages or self.process_document_callback is not None
                 try:
-                    if held.pages:
+                    if listed_first:
                         changes = self._changed(held, inventory, extras, request, report)
                     else:
                         records = walker.records()
@@ -279,7 +326,7 @@ class ConfluenceReader(BaseReader):
                     await comments.close()
                     await pool.close()
                     report.requests = client.requests_made
-                    self._end_search(walker.search if not held.pages else inventory.search, report)
+                    self._end_search(inventory.search if listed_first else walker.search, report)
                     for page_id in walker.vanished + inventory.vanished:
                         self._fail(report, page_id, "deleted or restricted during the import")
 
@@ -301,6 +348,8 @@ class ConfluenceReader(BaseReader):
         request: LoadRequest,
         report: ImportReport,
     ) -> AsyncIterator[Change]:
+        """The selection listed without bodies first: pages unchanged since the target stored
+        them (`held`) are not fetched, nor pages process_document_callback leaves out."""
         known = held.pages
         listed = await inventory.listing()
         changed = [item for item in listed if known.get(item.id) != item.fingerprint]
@@ -308,11 +357,27 @@ class ConfluenceReader(BaseReader):
             if known.get(item.id) == item.fingerprint:
                 report.unchanged += 1
                 yield PageUnchanged(item.id)
+        changed = self._chosen(changed, report)
+        emit(TotalPagesToProcessEvent, total_pages=len(changed))
         records = inventory.records(changed)
         async for change in self._upserts(extras, records, held, request, report):
             yield change
         for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
             yield PageRemoval(page_id)
+
+    def _chosen(self, listed: list[Listed], report: ImportReport) -> list[Listed]:
+        """What process_document_callback accepts (asked before any body is fetched)."""
+        callback = self.process_document_callback
+        if callback is None:
+            return listed
+        chosen = []
+        for item in listed:
+            if callback(item.id):
+                chosen.append(item)
+            else:
+                report.skip(item.id, "left out by process_document_callback", None)
+                emit(PageSkippedEvent, page_id=item.id)
+        return chosen
 
     def _page_attachments(
         self,
@@ -348,7 +413,12 @@ class ConfluenceReader(BaseReader):
         backlog = extras.attachments.backlog
         people = People(extras.attachments.listings.client)
         try:
+            skipped = 0
             async for record in records:
+                if skipped < request.start:  # the incumbent's paging: pages before `start`
+                    skipped += 1
+                    continue
+                emit(PageDataFetchStartedEvent, page_id=record.id)
                 names = await people.learn(record.body)
                 converted = self._convert(record, report, names)
                 if converted is None:
@@ -417,6 +487,7 @@ class ConfluenceReader(BaseReader):
             document.metadata["comment_count"] = len(comments)
         digest = extras_digest(attached.digest, comments)
         footprint = fingerprint(record.version, document.metadata["path"], digest)
+        emit(PageDataFetchCompletedEvent, page_id=record.id, document=document)
         return PageUpsert(
             document,
             attached.images,
@@ -451,6 +522,7 @@ class ConfluenceReader(BaseReader):
 
     def _fail(self, report: ImportReport, page_id: str, reason: str) -> None:
         report.fail(page_id, reason)
+        emit(PageFailedEvent, page_id=page_id, error=reason)
         if self.fail_on_error:
             raise ConfluenceError(f"page {page_id} failed: {reason}")
 

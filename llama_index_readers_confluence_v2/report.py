@@ -35,6 +35,7 @@ class ImportReport:
     skipped: list[Failure] = field(default_factory=list)  # attached files left out, and why
     requests: int = 0
     seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    logger: logging.Logger = field(default=logger, repr=False)  # the reader's `logger=`
 
     @property
     def failed_page_ids(self) -> list[str]:
@@ -43,16 +44,16 @@ class ImportReport:
     def fail(self, page_id: str, reason: str) -> Failure:
         failure = Failure(page_id, reason)
         self.failures.append(failure)
-        logger.warning("skipped page %s: %s", page_id, reason)
+        self.logger.warning("skipped page %s: %s", page_id, reason)
         return failure
 
     def skip_image(self, page_id: str, reason: str, attachment_id: str | None) -> None:
         self.skipped_images.append(Failure(page_id, reason, attachment_id))
-        logger.warning("skipped image on page %s: %s", page_id, reason)
+        self.logger.warning("skipped image on page %s: %s", page_id, reason)
 
     def skip(self, page_id: str, reason: str, attachment_id: str | None) -> None:
         self.skipped.append(Failure(page_id, reason, attachment_id))
-        logger.info("skipped attachment on page %s: %s", page_id, reason)
+        self.logger.info("skipped on page %s: %s", page_id, reason)
 
 
 @dataclass

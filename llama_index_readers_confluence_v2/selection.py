@@ -75,6 +75,7 @@ class LoadRequest:
     scope_arguments: tuple[tuple[str, Any], ...] = ()
     attachment_filter: Callable[[Any], bool] | None = None
     file_extractor: Mapping[str, Any] | None = None
+    start: int = 0  # the incumbent's paging: pages of the selection to pass over first
 
     def imports_whole(self, space_key: str) -> bool:
         """Whether every page of the space is selected (a space or site selection)."""
@@ -121,6 +122,7 @@ def parse_request(
         scope_arguments=_scope_arguments(given),
         attachment_filter=attachment_filter(given.get("attachment_filter")),
         file_extractor=file_extractor(given.get("file_extractor")),
+        start=_start(given.get("start")),
     )
 
 
@@ -152,8 +154,8 @@ def _selections(base_url: str, given: Mapping[str, Any]) -> list[Selection]:
     cql = given.get("cql")
     if cql is not None:
         selections.append(_cql_selection(cql, given, space_key))
-    elif given.get("cursor") is not None or given.get("start") is not None:
-        raise BadArgumentError("cursor and start page through a cql= query; pass cql= too")
+    elif given.get("cursor") is not None:
+        raise BadArgumentError("cursor resumes a cql= query; pass cql= too")
     labels = label_names(given.get("label"))
     if cql is not None:
         if labels:
@@ -186,10 +188,17 @@ def _cql_selection(cql: Any, given: Mapping[str, Any], space_key: str | None) ->
     cursor = given.get("cursor")
     if cursor is not None and (not isinstance(cursor, str) or not cursor.strip()):
         raise BadArgumentError("cursor takes the value reader.get_next_cursor() returned")
-    start = given.get("start")
-    if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
+    if cursor is not None and given.get("start"):
+        raise BadArgumentError("pass cursor or start, not both (a cursor already says where)")
+    return CqlSelection(cql.strip(), cursor.strip() if cursor else None)
+
+
+def _start(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise BadArgumentError("start must be a whole number of at least 0")
-    return CqlSelection(cql.strip(), cursor.strip() if cursor else None, start)
+    return value
 
 
 def _limit_of(given: Mapping[str, Any]) -> Any:

@@ -354,13 +354,11 @@ class SiteTree:
         """A query's hits one response at a time (`limit()` hits each), with the cursor that
         resumes after that response (None at the end). Cursors are taken from `_links.next`
         as Confluence wrote them, never made up."""
-        cursor, start = selection.cursor, selection.start
+        cursor = selection.cursor
         while True:
             params: dict[str, Any] = {"cql": selection.cql, "limit": limit()}
             if cursor:
                 params["cursor"] = cursor
-            elif start:
-                params["start"] = start
             try:
                 found = await self.client.get_json(CQL_SEARCH, params)
             except RequestRefusedError as exc:
@@ -374,7 +372,7 @@ class SiteTree:
             yield hits, next_cursor if hits else None
             if not hits or next_cursor is None:
                 return
-            cursor, start = next_cursor, None
+            cursor = next_cursor
 
     # ---- labels -------------------------------------------------------------------------------
 

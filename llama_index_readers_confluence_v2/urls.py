@@ -49,12 +49,10 @@ class BlogPostSelection:
 
 @dataclass(frozen=True)
 class CqlSelection:
-    """What a CQL query matches (pages and blog posts), from `cursor` (or the incumbent's
-    `start`) on."""
+    """What a CQL query matches (pages and blog posts), from `cursor` on."""
 
     cql: str
     cursor: str | None = None
-    start: int | None = None
 
 
 @dataclass(frozen=True)

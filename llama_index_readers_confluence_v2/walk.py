@@ -116,7 +116,7 @@ async def _cql_targets(
     def wanted() -> int:
         if request.max_num_results is None:
             return CQL_PAGE
-        return max(1, min(CQL_PAGE, request.max_num_results - search.taken))
+        return max(1, min(CQL_PAGE, request.start + request.max_num_results - search.taken))
 
     async for hits, next_cursor in tree.cql_hits(selection, wanted):
         by_kind: dict[str, list[str]] = {"page": [], "blogpost": []}
@@ -133,7 +133,10 @@ async def _cql_targets(
             found = await tree.pages_by_id(ids, request.statuses, bodies=bodies, kind=kind)
             if found:
                 yield PagesTarget([found[i] for i in ids if i in found], kind)
-        if request.max_num_results is not None and search.taken >= request.max_num_results:
+        if (
+            request.max_num_results is not None
+            and search.taken >= request.start + request.max_num_results
+        ):
             return
 
 
