@@ -10,7 +10,7 @@ import html
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .documents import SpaceInfo
+from .documents import BLOG, SpaceInfo
 from .errors import BadArgumentError
 from .selection import LoadRequest
 from .tree import SiteTree
@@ -45,10 +45,12 @@ class PageNode:
 
 @dataclass
 class PageTree:
-    """The pages (and folders) under a space or page, printable and notebook-friendly."""
+    """The pages (and folders) under a space or page, printable and notebook-friendly; for a
+    space, its blog posts too, apart (they are not in the page tree)."""
 
     title: str
     roots: list[PageNode]
+    blog_posts: list[PageNode] = field(default_factory=list)
 
     def walk(self) -> Iterator[PageNode]:
         for root in self.roots:
@@ -56,6 +58,11 @@ class PageTree:
 
     def page_ids(self) -> list[str]:
         return [node.id for node in self.walk() if node.kind == "page"]
+
+    def blog_post_ids(self) -> list[str]:
+        """Pass them to `load_data(url=...)` as blog post URLs, or import the space with
+        `include_blog_posts=True`."""
+        return [post.id for post in self.blog_posts]
 
     def find(self, title: str) -> PageNode:
         """The first node whose title contains `title` (case-insensitive)."""
@@ -72,15 +79,21 @@ class PageTree:
         lines = [self.title]
         for index, root in enumerate(self.roots):
             lines += _lines(root, "", index == len(self.roots) - 1)
+        if self.blog_posts:
+            lines.append(f"{BLOG} (blog posts, not in the page tree)")
+            for index, post in enumerate(self.blog_posts):
+                lines += _lines(post, "", index == len(self.blog_posts) - 1)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         items = "".join(_html(root) for root in self.roots)
-        return f"<div><strong>{html.escape(self.title)}</strong><ul>{items}</ul></div>"
+        posts = "".join(_html(post) for post in self.blog_posts)
+        blog = f"<strong>{BLOG}</strong><ul>{posts}</ul>" if posts else ""
+        return f"<div><strong>{html.escape(self.title)}</strong><ul>{items}</ul>{blog}</div>"
 
 
 def _label(node: PageNode) -> str:
-    marker = "[folder] " if node.kind == "folder" else ""
+    marker = {"folder": "[folder] ", "blogpost": "[blog post] "}.get(node.kind, "")
     return f"{marker}{node.title}  ({node.id})"
 
 
@@ -123,7 +136,13 @@ async def _space_tree(tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ...
         async for batch in tree.space_pages(space, statuses, bodies=False)
         for raw in batch
     ]
-    return PageTree(f"{space.name} ({space.key})", _assemble(tree, ids))
+    blog_statuses = tuple(status for status in statuses if status != "archived")
+    posts = [
+        PageNode(str(raw["id"]), str(raw.get("title") or ""), "blogpost")
+        async for batch in tree.space_pages(space, blog_statuses, bodies=False, kind="blogpost")
+        for raw in batch
+    ]
+    return PageTree(f"{space.name} ({space.key})", _assemble(tree, ids), posts)
 
 
 async def _subtree(tree: SiteTree, target: SubtreeTarget, statuses: tuple[str, ...]) -> PageTree:

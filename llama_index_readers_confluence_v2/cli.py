@@ -100,7 +100,8 @@ def main(
 )
 @_clean_errors
 def demo(pages: int, space: str, target: str | None) -> None:
-    """Run the bundled Confluence emulator and import a space with its images and files, offline."""
+    """Run the bundled Confluence emulator and import a space with its images, files, blog
+    posts and comments, offline."""
     from .emulator import Emulator
     from .reader import ConfluenceReader
     from .sinks import LocalCollection
@@ -124,13 +125,20 @@ def demo(pages: int, space: str, target: str | None) -> None:
         )
         with LocalCollection(path) as collection, _summary_reports_skips():
             report = sync(
-                reader, collection, space_key=space, include_attachments=True, show_progress=True
+                reader,
+                collection,
+                space_key=space,
+                include_attachments=True,
+                include_blog_posts=True,
+                include_comments=True,
+                show_progress=True,
             )
             counts = collection.counts()
             paths = [
                 d.metadata["path"] for _, d in zip(range(5), collection.documents(), strict=False)
             ]
             hits = collection.search("incident runbook")
+            discussed = collection.search("single sign-on revision")
     click.echo(f"Imported space {space}: {report.summary()}, in {report.requests} API requests")
     click.echo(
         f"Local collection {path}: {counts['pages']} pages, {counts['images']} images, "
@@ -139,9 +147,10 @@ def demo(pages: int, space: str, target: str | None) -> None:
     for item in paths:
         click.echo(f"  {item}")
     _print_skips(report)
-    click.echo('\nSearch "incident runbook":')
-    for hit in hits[:3]:
-        click.echo(f"  {hit.title} - {hit.path}\n    {' '.join(hit.snippet.split())}")
+    for query, found in (("incident runbook", hits), ("single sign-on revision", discussed)):
+        click.echo(f'\nSearch "{query}":')
+        for hit in found[:3]:
+            click.echo(f"  {hit.title} - {hit.path}\n    {' '.join(hit.snippet.split())}")
 
 
 # ---- browse -------------------------------------------------------------------------------------
@@ -175,7 +184,8 @@ def browse(
         return
     tree = reader.browse(address)
     click.echo(str(tree))
-    click.echo(f"{len(tree.page_ids())} pages")
+    posts = f", {len(tree.blog_posts)} blog posts (import them with --blog-posts)"
+    click.echo(f"{len(tree.page_ids())} pages" + (posts if tree.blog_posts else ""))
 
 
 # ---- ingest -------------------------------------------------------------------------------------

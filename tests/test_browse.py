@@ -40,6 +40,9 @@ def test_a_space_tree_shows_folders_and_every_page_once(emulator: Emulator) -> N
     assert sorted(tree.page_ids()) == sorted(visible)
     folder = tree.find("architecture")
     assert folder.kind == "folder" and folder.children[0].title == "Decisions"
+    blog = text[text.index("Blog (blog posts, not in the page tree)") :]
+    assert "[blog post] Release 2.0 is out" in blog and len(tree.blog_post_ids()) == 2
+    assert not set(tree.blog_post_ids()) & set(tree.page_ids())
 
 
 def test_a_subtree_with_empty_folders_and_selection_into_load_data() -> None:
@@ -60,7 +63,7 @@ def test_browse_uses_the_listing_not_one_request_per_page() -> None:
     emulator = wide_space(600, folders=2)
     tree = make_reader(emulator).browse("BIG")
     assert len(tree.page_ids()) == 600
-    assert len(emulator.log) <= 1 + 3 + 2  # space look-up, 3 listings, 2 folders
+    assert len(emulator.log) <= 1 + 3 + 2 + 1  # space look-up, 3 listings, 2 folders, the blog
 
 
 def test_browse_refuses_a_site_address(emulator: Emulator) -> None:
