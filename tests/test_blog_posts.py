@@ -81,3 +81,12 @@ def test_a_label_selection_takes_in_labelled_blog_posts_when_asked(emulator: Emu
     both = reader.load_data(label="howto", space_key="DOCS", include_blog_posts=True)
     added = [d.metadata["title"] for d in both if d.metadata["content_type"] == "blogpost"]
     assert added == ["Quarterly engineering update"] and len(both) == len(pages) + 1
+
+
+def test_a_blog_posts_comments_come_with_it(emulator: Emulator) -> None:
+    post_id, address = post_of(emulator, "Quarterly engineering update")
+    post = emulator.site.contents[post_id]
+    emulator.site.add_comment(post, "<p>Great news for the on-call rota.</p>")
+    (document,) = make_reader(emulator).load_data(url=address, include_comments=True)
+    assert document.metadata["comment_count"] == 1
+    assert "## Comments" in document.text and "on-call rota" in document.text
