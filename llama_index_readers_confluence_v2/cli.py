@@ -319,7 +319,8 @@ def _print_skips(report: Any) -> None:
     for skipped in report.skipped_images:
         click.echo(f"  skipped image on page {skipped.page_id}: {skipped.reason}")
     for skipped in report.skipped:
-        click.echo(f"  skipped attachment on page {skipped.page_id}: {skipped.reason}")
+        what = "attachment on page" if skipped.attachment_id else "content"
+        click.echo(f"  skipped {what} {skipped.page_id}: {skipped.reason}")
 
 
 # ---- search -------------------------------------------------------------------------------------

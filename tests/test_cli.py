@@ -231,12 +231,14 @@ def test_ingest_by_label_cql_and_with_blog_posts(
     target = str(tmp_path / "wiki.sqlite")
     labelled = run(["ingest", "DOCS", "--label", "adr", "--no-images", "--to", target], env)
     queried = run(["ingest", "--cql", 'title = "Big Id Page"', "--to", target], env)
+    folder = run(["ingest", "--cql", 'title = "Architecture"', "--to", target], env)
     posts = run(
         ["ingest", "DOCS", "--blog-posts", "--comments", "--no-images", "--to", target], env
     )
     nothing = run(["ingest", "--to", target], env)
     assert labelled.exit_code == 0 and "1 added, 0 updated" in labelled.output, labelled.output
     assert queried.exit_code == 0 and "1 added, 0 updated" in queried.output, queried.output
+    assert "skipped content" in folder.output and "not a page or blog post" in folder.output
     assert posts.exit_code == 0, posts.output
     found = run(["search", target, "legacy", "sync", "service"], env)
     assert "Product Docs > Blog > Quarterly engineering update" in found.output
