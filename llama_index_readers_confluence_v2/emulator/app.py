@@ -28,7 +28,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import views
 from .faults import Faults, LoggedRequest
-from .model import Content, Site
+from .model import Content, Site, Space
+from .permissions import SCOPES, PermissionRoutes
 
 V2_PREFIX = "/wiki/api/v2"
 PAGE_STATUSES = {"current", "archived", "deleted", "trashed"}
@@ -111,6 +112,7 @@ class EmulatorApp:
         self.oauth = OAuthServer(self)
         self.add_routes(self.oauth.routes())
         self.add_routes(V1Routes(self).routes())
+        self.add_routes(api.permissions.v1_routes())
         self.legacy_downloads = False  # real Cloud: the servlet refuses API tokens
 
     def now(self) -> float:
@@ -331,11 +333,14 @@ class _V2Routes:
     def __init__(self, app: EmulatorApp) -> None:
         self.app = app
         self.site = app.site
+        self.permissions = PermissionRoutes(app)
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, Callable[[Request, Caller], Response]]] = [
             ("/spaces", self.spaces),
             ("/spaces/{id:int}", self.space),
+            ("/spaces/{id:int}/permissions", self.space_permissions),
+            ("/spaces/{id:int}/role-assignments", self.role_assignments),
             ("/spaces/{id:int}/pages", self.space_pages),
             ("/spaces/{id:int}/content/labels", self.space_content_labels),
             ("/pages", self.pages),
@@ -361,7 +366,8 @@ class _V2Routes:
         routes = [Route(path, self._guard(handler)) for path, handler in table]
         not_ids = [Route(path.replace("{id:int}", "{id}"), _not_an_id) for path, _ in table]
         users = Route("/users-bulk", self._guard_async(self.users_bulk), methods=["POST"])
-        return [*routes, users, *not_ids, Route("/{rest:path}", _unrouted)]
+        mode = Route("/space-role-mode", self._guard(self.space_role_mode))
+        return [*routes, users, mode, *not_ids, Route("/{rest:path}", _unrouted)]
 
     def _guard_async(self, handler: Callable[[Request, Caller], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -493,20 +499,41 @@ class _V2Routes:
             and (not keys or space.key in keys)
             and (not types or space.type in types)
             and (not statuses or space.status in statuses)
+            and self.site.can_read_space(space.id, caller.account_id)
         )
         items = ((int(space.id), space) for space in selected)
         return self._listing(request, items, lambda space: views.space_json(space, self.site))
 
-    def space(self, request: Request, caller: Caller) -> Response:
+    def _readable_space(self, request: Request, caller: Caller) -> Space:
         space = self.site.spaces.get(str(request.path_params["id"]))
-        if space is None:
+        if space is None or not self.site.can_read_space(space.id, caller.account_id):
             raise ApiError(404, "Space not found")
-        return self._single(views.space_json(space, self.site))
+        return space
+
+    def space(self, request: Request, caller: Caller) -> Response:
+        return self._single(views.space_json(self._readable_space(request, caller), self.site))
+
+    def space_permissions(self, request: Request, caller: Caller) -> Response:
+        """`SpacePermissionAssignment`s (principal ids only), for a caller who may view it."""
+        self.app.require_scope(caller, *SCOPES["space"])
+        grants = self.permissions.space_grants(self._readable_space(request, caller))
+        return self._listing(request, enumerate(grants), lambda grant: grant)
+
+    def role_assignments(self, request: Request, caller: Caller) -> Response:
+        """Who holds the space's roles (the role-based access beta); 404 before roles."""
+        self.app.require_scope(caller, *SCOPES["roles"])
+        space = self._readable_space(request, caller)
+        if self.site.role_mode == "PRE_ROLES":
+            raise ApiError(404, "Space roles are not enabled on this site")
+        held = self.permissions.role_assignments(space, request.query_params.get("role-id"))
+        return self._listing(request, enumerate(held), lambda item: item)
+
+    def space_role_mode(self, request: Request, caller: Caller) -> Response:
+        self.app.require_scope(caller, *SCOPES["mode"])
+        return JSONResponse({"mode": self.site.role_mode})
 
     def space_pages(self, request: Request, caller: Caller) -> Response:
-        space = self.site.spaces.get(str(request.path_params["id"]))
-        if space is None:
-            raise ApiError(404, "Space not found")
+        space = self._readable_space(request, caller)
         statuses = self._statuses(request, {"current", "archived"}, PAGE_STATUSES)
         body_format = self._body_format(request, LIST_BODY_FORMATS)
         title = request.query_params.get("title")
@@ -558,9 +585,7 @@ class _V2Routes:
         )
 
     def space_content_labels(self, request: Request, caller: Caller) -> Response:
-        space_id = str(request.path_params["id"])
-        if space_id not in self.site.spaces:
-            raise ApiError(404, "Space not found")
+        space_id = self._readable_space(request, caller).id
         listed = (*self.site.space_pages[space_id], *self.site.space_blogposts[space_id])
         names = sorted(
             {label for content_id in listed for label in self.site.contents[str(content_id)].labels}
@@ -727,9 +752,7 @@ class _V2Routes:
         return self._statuses(request, {"current"}, BLOGPOST_STATUSES)
 
     def space_blogposts(self, request: Request, caller: Caller) -> Response:
-        space = self.site.spaces.get(str(request.path_params["id"]))
-        if space is None:
-            raise ApiError(404, "Space not found")
+        space = self._readable_space(request, caller)
         return self._blogpost_listing(request, caller, self.site.space_blogposts[space.id])
 
     def blogposts(self, request: Request, caller: Caller) -> Response:

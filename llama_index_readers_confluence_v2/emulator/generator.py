@@ -169,7 +169,7 @@ def add_images(site: Site, page: Content, rng: random.Random) -> list[Attachment
 
 def _restrict_some(site: Site, pages: list[Content], account_id: str) -> None:
     for page in pages[-3:-1]:
-        page.restricted_to = frozenset({account_id})
+        site.restrict(page.id, users=[account_id])
         page.title = f"Restricted {page.title}"
 
 

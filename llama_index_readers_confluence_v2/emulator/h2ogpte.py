@@ -61,7 +61,13 @@ class H2OGPTeEmulator:
                 Route("/rpc/meta", self.meta),
                 Route("/rpc/fs", self.upload, methods=["PUT"]),
                 Route("/api/v1/collections", self.create_collection, methods=["POST"]),
+                Route("/api/v1/collections", self.list_collections),
                 Route("/api/v1/collections/{cid}", self.get_collection),
+                Route(
+                    "/api/v1/collections/{cid}/metadata",
+                    self.update_collection_metadata,
+                    methods=["PUT"],
+                ),
                 Route("/api/v1/collections/{cid}/documents", self.list_documents),
                 Route(
                     "/api/v1/collections/{cid}/documents/delete_job",
@@ -149,8 +155,23 @@ class H2OGPTeEmulator:
         self.collections[collection_id] = {
             "name": body.get("name", ""),
             "description": body.get("description", ""),
+            "metadata": {},
         }
         return JSONResponse(self._collection(collection_id), 201)
+
+    async def list_collections(self, request: Request) -> Response:
+        """`list_recent_collections`: the caller's collections, newest first, offset-paged."""
+        offset = int(request.query_params.get("offset", 0))
+        limit = int(request.query_params.get("limit", 100))
+        ids = list(reversed(self.collections))[offset : offset + limit]
+        return JSONResponse([self._collection(collection_id) for collection_id in ids])
+
+    async def update_collection_metadata(self, request: Request) -> Response:
+        collection = self.collections.get(request.path_params["cid"])
+        if collection is None:
+            return JSONResponse({"code": 404, "message": "collection not found"}, 404)
+        collection["metadata"] = await request.json()
+        return Response(status_code=204)
 
     async def get_collection(self, request: Request) -> Response:
         collection_id = request.path_params["cid"]
@@ -175,6 +196,7 @@ class H2OGPTeEmulator:
             "username": "tester",
             "sessions_count": 0,
             "status": "completed",
+            "metadata_dict": info.get("metadata") or {},
         }
 
     async def upload(self, request: Request) -> Response:

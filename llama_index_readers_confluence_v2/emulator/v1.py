@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from . import cql, views
 from .model import Content
+from .permissions import expanded_restrictions
 
 if TYPE_CHECKING:
     from .app import EmulatorApp
@@ -82,7 +83,7 @@ class V1Routes:
             }
         if "body.storage" in expand:
             body["storage"] = {"value": self.site.body_of(content), "representation": "storage"}
-        return {
+        shown = {
             "id": content.id,
             "type": content.kind,
             "status": content.status,
@@ -95,6 +96,9 @@ class V1Routes:
                 "self": f"{self.app.origins.site}{V1}/content/{content.id}",
             },
         }
+        if "restrictions.read.restrictions" in expand:
+            shown["restrictions"] = expanded_restrictions(self.site, content)
+        return shown
 
     def _attachment(self, attachment: Any, page: Content) -> dict[str, Any]:
         number = attachment.id[3:]
