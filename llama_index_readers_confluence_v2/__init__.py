@@ -11,12 +11,14 @@ importing the package never needs the optional `h2ogpte` client.
 
 from typing import TYPE_CHECKING, Any
 
+from .audience import Audience, AudiencePostprocessor, Viewer, audience_filters, may_read
 from .browse import PageNode, PageTree, SpaceSummary
 from .client import RetryPolicy
 from .credential_store import CredentialStore, StoredCredential
 from .credentials import DEFAULT_SCOPES, ConfluenceCredential, OAuthCredential
 from .documents import PageRecord, SpaceInfo, TreeNode
 from .errors import (
+    AudienceUnknown,
     AuthError,
     BadArgumentError,
     BadURLError,
@@ -36,7 +38,15 @@ from .errors import (
 from .files import AttachmentInfo
 from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
 from .reader import ConfluenceReader
-from .report import Change, Failure, ImportReport, PageRemoval, PageUnchanged, PageUpsert
+from .report import (
+    Change,
+    Failure,
+    ImportReport,
+    PageRelabel,
+    PageRemoval,
+    PageUnchanged,
+    PageUpsert,
+)
 from .selection import LoadRequest
 from .signin import login
 from .sinks.local import LocalCollection, SearchHit
@@ -59,6 +69,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AttachmentInfo",
+    "Audience",
+    "AudiencePostprocessor",
+    "AudienceUnknown",
     "AuthError",
     "BadArgumentError",
     "BadURLError",
@@ -84,6 +97,7 @@ __all__ = [
     "OversizedError",
     "PageNode",
     "PageRecord",
+    "PageRelabel",
     "PageRemoval",
     "PageTree",
     "PageUnchanged",
@@ -101,9 +115,12 @@ __all__ = [
     "TransportError",
     "TreeNode",
     "UnknownArgumentError",
+    "Viewer",
+    "audience_filters",
     "id_to_tiny",
     "ingest_from_confluence",
     "login",
+    "may_read",
     "parse_url",
     "storage_to_markdown",
     "sync",

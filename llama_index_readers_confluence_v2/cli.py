@@ -212,6 +212,16 @@ def browse(
 @click.option("--blog-posts", is_flag=True, help="With a space or site: its blog posts too.")
 @click.option("--comments", is_flag=True, help="Append each page's comments to its text.")
 @click.option(
+    "--permissions",
+    is_flag=True,
+    help="Record who may read each page (searches can then answer per user).",
+)
+@click.option(
+    "--split-by-audience",
+    is_flag=True,
+    help="With --h2ogpte: one collection per audience, named after --collection.",
+)
+@click.option(
     "--to",
     "collection_path",
     type=click.Path(dir_okay=False),
@@ -245,6 +255,8 @@ def ingest(
     images: bool,
     blog_posts: bool,
     comments: bool,
+    permissions: bool,
+    split_by_audience: bool,
     collection_path: str | None,
     h2ogpte_address: str | None,
     collection_id: str | None,
@@ -266,6 +278,10 @@ def ingest(
         raise BadArgumentError(
             "--h2ogpte needs --collection ID (the h2oGPTe collection to import into)"
         )
+    if split_by_audience and not (h2ogpte_address and permissions):
+        raise BadArgumentError(
+            "--split-by-audience needs --h2ogpte and --permissions (it splits by who may read)"
+        )
     urls = [t for t in targets if "://" in t]
     ids = [t for t in targets if "://" not in t and t.isdigit()]
     keys = [t for t in targets if "://" not in t and not t.isdigit()]
@@ -282,9 +298,10 @@ def ingest(
         "include_attachments": images,
         "include_blog_posts": blog_posts,
         "include_comments": comments,
+        "include_permissions": permissions,
         "page_status": page_status,
     }
-    target = _target(h2ogpte_address, collection_id, collection_path)
+    target = _target(h2ogpte_address, collection_id, collection_path, split_by_audience)
     with _summary_reports_skips():
         report = sync(reader, target, show_progress=sys.stderr.isatty(), **selection)
     where = (
@@ -295,20 +312,29 @@ def ingest(
     click.echo(f"Imported into {where}: {report.summary()}")
     for failure in report.failures:
         click.echo(f"  failed page {failure.page_id}: {failure.reason}")
+    for unknown in report.unknown_audiences:
+        click.echo(
+            f"  audience unknown, page {unknown.page_id} marked restricted: {unknown.reason}"
+        )
     _print_skips(report)
 
 
 def _target(
-    h2ogpte_address: str | None, collection_id: str | None, collection_path: str | None
+    h2ogpte_address: str | None,
+    collection_id: str | None,
+    collection_path: str | None,
+    split_by_audience: bool = False,
 ) -> Any:
     if h2ogpte_address:
-        from .sinks.h2ogpte import H2OGPTeCollection, require_h2ogpte
+        from .sinks.h2ogpte import AudienceCollections, H2OGPTeCollection, require_h2ogpte
 
         h2ogpte = require_h2ogpte()
         api_key = os.environ.get("H2OGPTE_API_KEY") or click.prompt(
             "h2oGPTe API key", hide_input=True
         )
         client = h2ogpte.H2OGPTE(address=h2ogpte_address, api_key=api_key)
+        if split_by_audience:
+            return AudienceCollections(client, str(collection_id))
         return H2OGPTeCollection(client, str(collection_id))
     from .sinks import LocalCollection
 
@@ -330,17 +356,38 @@ def _print_skips(report: Any) -> None:
 @click.argument("collection", type=click.Path(dir_okay=False))
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=10, show_default=True)
+@click.option(
+    "--as",
+    "account_id",
+    help="Answer as this Atlassian account id would see it (an import with --permissions).",
+)
+@click.option("--group", "groups", multiple=True, help="A group id of that account (repeat).")
+@click.option("--anonymous", is_flag=True, help="Answer as someone not signed in would see it.")
 @_clean_errors
-def search(collection: str, query: tuple[str, ...], limit: int) -> None:
-    """Full-text search of a local collection."""
+def search(
+    collection: str,
+    query: tuple[str, ...],
+    limit: int,
+    account_id: str | None,
+    groups: tuple[str, ...],
+    anonymous: bool,
+) -> None:
+    """Full-text search of a local collection (per user with --as or --anonymous)."""
+    from .audience import Viewer
     from .sinks import LocalCollection
+
+    if anonymous and (account_id or groups):
+        raise BadArgumentError("--anonymous answers for nobody signed in: drop --as and --group")
+    if groups and not account_id:
+        raise BadArgumentError("--group belongs to an account: pass --as ACCOUNT_ID too")
+    viewer = Viewer(account_id, groups) if account_id else Viewer() if anonymous else None
 
     if not Path(collection).is_file():
         raise BadArgumentError(
             f"no collection file {collection!r}; `confluence-v2 ingest ... --to {collection}` makes one"
         )
     with LocalCollection(collection) as opened:
-        hits = opened.search(" ".join(query), limit=limit)
+        hits = opened.search(" ".join(query), limit=limit, viewer=viewer)
     for hit in hits:
         click.echo(f"{hit.title}  [{hit.path}]\n  {hit.url}\n  {' '.join(hit.snippet.split())}")
     click.echo(f"{len(hits)} results")

@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CONNECT_ATTEMPTS = 3
 MAX_IDS = 250  # the most ids (and the largest `limit`) one v2 request may carry
+MAX_OFFSET_PAGES = 10_000  # a v1 offset listing that never ends is a server fault
 USER_AGENT = "llama-index-readers-confluence-v2"
 DEFAULT_GATEWAY_URL = "https://api.atlassian.com"
 DEFAULT_AUTH_SERVER_URL = "https://auth.atlassian.com"
@@ -586,6 +587,25 @@ class ConfluenceClient(HttpSession):
         finally:
             if not pending.done():
                 pending.cancel()
+
+    async def paginate_offset(
+        self,
+        path: str,
+        params: Params,
+        limit: int,
+        size_of: Callable[[Any], int] = lambda data: len(data.get("results") or []),
+    ) -> AsyncIterator[Any]:
+        """A v1 list paged by `start`/`limit` (groups, members, restrictions): each response,
+        until one holds fewer than `limit` items (`size_of` counts them)."""
+        start = 0
+        for _ in range(MAX_OFFSET_PAGES):
+            data = await self.get_json(path, {**params, "start": start, "limit": limit})
+            yield data
+            got = size_of(data) if isinstance(data, dict) else 0
+            if got < limit:
+                return
+            start += got
+        raise ConfluenceError(f"{path} kept answering full pages; stopped after {start} items")
 
     def _next_link(self, data: Any, headers: httpx.Headers, path: str) -> str | None:
         """The next page's `/wiki/...?query`, from `_links.next` or the `Link` header."""

@@ -33,7 +33,10 @@ DEFAULT_SCOPES = (
     "read:folder:confluence",  # GET /folders/{id}: folder titles in paths
     "read:content.metadata:confluence",  # GET /pages/{id}/ancestors
     "readonly:content.attachment:confluence",  # the v1 attachment download (images)
-    "read:content-details:confluence",  # v1 CQL search: a space's attachments in bulk
+    "read:content-details:confluence",  # v1 CQL search (attachments, comments); restrictions
+    "read:group:confluence",  # v1 groups of a user, members of a group (include_permissions)
+    "read:user:confluence",
+    "read:space.permission:confluence",  # v2 role assignments of role-based spaces
     "offline_access",
 )
 

@@ -26,6 +26,10 @@ EXCLUDED_EMBED_KEYS = [
     "position",
     "version",
     "source",
+    "restricted",
+    "allowed_users",
+    "allowed_groups",
+    "anonymous",
 ]
 EXCLUDED_LLM_KEYS = [
     "space_id",
@@ -34,6 +38,8 @@ EXCLUDED_LLM_KEYS = [
     "author_id",
     "attachment_id",
     "position",
+    "allowed_users",
+    "allowed_groups",
 ]
 
 

@@ -15,6 +15,7 @@
     ├── ImageRejected          an attachment that is not an acceptable image (also a ValueError)
     ├── FileRejected           an attached file that cannot be parsed (the message is the reason)
     ├── H2OGPTeIngestError     h2oGPTe did not ingest what was sent
+    ├── AudienceUnknown        who may read a page cannot be learnt (it is marked restricted)
     ├── RequestRefusedError    Confluence answered 400 (the message carries its reason)
     └── InvalidRequestError    a request this package must never send (a bug: reported at once)
 
@@ -91,3 +92,8 @@ class RequestRefusedError(ConfluenceError):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class AudienceUnknown(ConfluenceError):
+    """Who may read a page cannot be learnt (an ancestor or a space whose grants cannot be
+    read); the page is imported marked restricted with nobody named, and reported."""

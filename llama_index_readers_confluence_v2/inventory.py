@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .attachments import AttachmentListings, attachments_digest
+from .audience import Audience
 from .comments import CommentListings, PageComment, comments_digest
 from .documents import BLOG, PATH_SEPARATOR, PageRecord
+from .permissions import Permissions
+from .report import ImportReport
 from .selection import LoadRequest
 from .tree import ANY_STATUS, SiteTree, id_batches
 from .walk import SearchProgress, SpaceTarget, SubtreeTarget, Target, subtree_ids, targets
+
+AUDIENCE_MARK = "\x1faudience:"  # no title or id holds a unit separator
 
 
 def extras_digest(files: str, comments: list[PageComment] | None) -> str:
@@ -32,11 +37,22 @@ def fingerprint(version: object, path: str, attachments: str = "") -> str:
     return f"{version}|{path}|{attachments}" if attachments else f"{version}|{path}"
 
 
+def with_audience(content: str, audience: Audience | None) -> str:
+    """A stored fingerprint: the content's, then (with permissions) the audience's, apart, so a
+    sync can tell a page to re-label from a page to fetch again."""
+    return content if audience is None else f"{content}{AUDIENCE_MARK}{audience.digest()}"
+
+
+def content_part(stored: str) -> str:
+    return stored.split(AUDIENCE_MARK, 1)[0]
+
+
 @dataclass(frozen=True)
 class Listed:
     id: str
     space_id: str
     fingerprint: str
+    audience: Audience | None = None
 
 
 class Inventory:
@@ -48,11 +64,15 @@ class Inventory:
         request: LoadRequest,
         listings: AttachmentListings,
         comments: CommentListings,
+        permissions: Permissions | None = None,
+        report: ImportReport | None = None,
     ) -> None:
         self.tree = tree
         self.request = request
         self.listings = listings
         self.comments = comments
+        self.permissions = permissions
+        self.report = report or ImportReport()
         self.vanished: list[str] = []
         self._versions: dict[str, Any] = {}
         self._spaces_of: dict[str, str] = {}
@@ -68,14 +88,35 @@ class Inventory:
             await self.tree.space_by_id(space_id)
         files = await self._attachment_digests(unique)
         comments = await self._comment_digests(unique)
-        return [
-            Listed(
-                i,
-                self._spaces_of[i],
-                self._fingerprint(i, "|".join(filter(None, [files.get(i), comments.get(i)]))),
+        audiences = await self._audiences(unique)
+        listed = []
+        for i in unique:
+            content = self._fingerprint(i, "|".join(filter(None, [files.get(i), comments.get(i)])))
+            audience = audiences.get(i)
+            listed.append(Listed(i, self._spaces_of[i], with_audience(content, audience), audience))
+        return listed
+
+    async def _audiences(self, page_ids: list[str]) -> dict[str, Audience]:
+        """With permissions asked for, each page's audience (see permissions.py)."""
+        if self.permissions is None:
+            return {}
+        permissions = self.permissions
+        for space_id in {self._spaces_of[i] for i in page_ids}:
+            permissions.prefetch(self.tree.spaces[space_id].key)
+
+        async def of(page_id: str) -> Audience:
+            node = self.tree.nodes[page_id]
+            space = self.tree.spaces[self._spaces_of[page_id]]
+            ancestors = self.tree.ancestors_of(page_id)
+            audience, unknown = await permissions.audience_of(
+                page_id, space, ancestors, self._kind(page_id), node.parent_id
             )
-            for i in unique
-        ]
+            if unknown is not None:
+                self.report.audience_unknown(page_id, unknown)
+            return audience
+
+        found = await asyncio.gather(*(of(i) for i in page_ids))
+        return dict(zip(page_ids, found, strict=True))
 
     async def _comment_digests(self, page_ids: list[str]) -> dict[str, str]:
         """With comments asked for, each page's comments as ids and versions."""

@@ -24,7 +24,9 @@ class ContainerListings(Generic[T]):
     """Items per page: `by_space(client, space_key)` -> {page id: items} for spaces imported
     whole (`whole_spaces(key)`), `by_page(client, page_id, kind)` otherwise. A space's search
     starts on `prefetch` (alongside the page listing); a search refused (a token without the
-    search scope) falls back to page listings for the rest of the run."""
+    search scope) falls back to page listings for the rest of the run. A page the search did not
+    return holds nothing (`absent_means_empty`, as for attachments: the search lists items, not
+    pages) or is asked on its own (a search that lists the pages themselves)."""
 
     def __init__(
         self,
@@ -33,8 +35,11 @@ class ContainerListings(Generic[T]):
         by_space: BySpace[T],
         by_page: ByPage[T],
         what: str,
+        *,
+        absent_means_empty: bool = True,
     ) -> None:
         self.client = client
+        self.absent_means_empty = absent_means_empty
         self.whole_spaces = whole_spaces
         self.by_space = by_space
         self.by_page = by_page
@@ -51,7 +56,7 @@ class ContainerListings(Generic[T]):
             return await self.by_page(self.client, page_id, kind)
         self.prefetch(space_key)
         found = await asyncio.shield(self._searches[space_key])
-        if found is None:  # refused
+        if found is None or (page_id not in found and not self.absent_means_empty):
             return await self.by_page(self.client, page_id, kind)
         return found.get(page_id, [])
 

@@ -33,6 +33,7 @@ from .attachments import (
     ImageSettings,
     PageAttachments,
 )
+from .audience import Audience, Viewer
 from .bridge import iterate_sync, run_sync
 from .browse import PageTree, SpaceSummary, list_spaces, page_tree
 from .client import (
@@ -64,14 +65,22 @@ from .files import (
     parsers_of,
 )
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
-from .inventory import Inventory, Listed, extras_digest, fingerprint
+from .inventory import (
+    Inventory,
+    Listed,
+    content_part,
+    extras_digest,
+    fingerprint,
+    with_audience,
+)
 from .markdown import (
     ConversionContext,
     ConvertedBody,
     storage_to_markdown,
 )
 from .people import People
-from .report import Change, ImportReport, PageRemoval, PageUnchanged, PageUpsert
+from .permissions import Permissions, viewer_of
+from .report import Change, ImportReport, PageRelabel, PageRemoval, PageUnchanged, PageUpsert
 from .selection import LoadRequest, parse_request, statuses
 from .selection import attachment_filter as selection_attachment_filter
 from .selection import file_extractor as selection_file_extractor
@@ -93,7 +102,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 WINDOW_MAX = 256  # pages held back at most while their attachments download
 UNPARSED_MAX = 32 * 1024 * 1024  # downloaded file bytes waiting for a parser, at most (roughly)
-Extras = tuple[Attached, "list[PageComment] | None"]
+Extras = tuple[Attached, "list[PageComment] | None", "tuple[Audience, str | None] | None"]
 Window = collections.deque[tuple[PageRecord, ConvertedBody, "asyncio.Task[Extras] | None"]]
 
 
@@ -275,6 +284,7 @@ class ConfluenceReader(BaseReader):
         report: ImportReport | None = None,
         known_attachments: Mapping[str, str] | None = None,
         original_files: Iterable[str] = (),
+        relabel: bool = False,
         **selection: Any,
     ) -> AsyncIterator[Change]:
         """What changed since a target stored `known` ({page id: fingerprint}) for this selection.
@@ -286,9 +296,12 @@ class ConfluenceReader(BaseReader):
         `known_attachments` ({attachment id: fingerprint}, as `PageUpsert` gave them) are not
         downloaded again but named in `PageUpsert.kept`; files whose suffix is in
         `original_files` (".pdf", ...) are handed over in `PageUpsert.originals`, not parsed.
+        With `include_permissions` and `relabel`, a page whose audience alone changed comes as
+        `PageRelabel` (its new permission metadata, no body fetched); without `relabel`, as an
+        upsert.
         """
         request = self.request(**selection)
-        held = Held(known, known_attachments or {}, frozenset(original_files))
+        held = Held(known, known_attachments or {}, frozenset(original_files), relabel)
         async for change in self._changes(held, request, report or ImportReport()):
             yield change
 
@@ -304,13 +317,22 @@ class ConfluenceReader(BaseReader):
                 walker = Walker(tree, request)
                 listings = AttachmentListings(client, lambda key: _listed_whole(request, key))
                 comments = CommentListings(client, lambda key: _listed_whole(request, key))
-                inventory = Inventory(tree, request, listings, comments)
+                permissions = (
+                    Permissions(client, request.imports_whole)
+                    if request.include_permissions
+                    else None
+                )
+                inventory = Inventory(tree, request, listings, comments, permissions, report)
                 pool = ParserPool(timeout=self.parse_timeout)
                 attachments = self._page_attachments(listings, pool, request, held, report)
-                extras = PageExtras(attachments, comments if request.include_comments else None)
-                if request.include_comments:
-                    for space_key in request.whole_space_keys():
+                extras = PageExtras(
+                    attachments, comments if request.include_comments else None, permissions
+                )
+                for space_key in request.whole_space_keys():
+                    if request.include_comments:
                         comments.prefetch(space_key)
+                    if permissions is not None:
+                        permissions.prefetch(space_key)
                 listed_first = held.pages or self.process_document_callback is not None
                 try:
                     if listed_first:
@@ -324,6 +346,8 @@ class ConfluenceReader(BaseReader):
                 finally:
                     await listings.close()
                     await comments.close()
+                    if permissions is not None:
+                        await permissions.close()
                     await pool.close()
                     report.requests = client.requests_made
                     self._end_search(inventory.search if listed_first else walker.search, report)
@@ -352,11 +376,17 @@ class ConfluenceReader(BaseReader):
         them (`held`) are not fetched, nor pages process_document_callback leaves out."""
         known = held.pages
         listed = await inventory.listing()
-        changed = [item for item in listed if known.get(item.id) != item.fingerprint]
+        changed = []
         for item in listed:
-            if known.get(item.id) == item.fingerprint:
+            stored = known.get(item.id)
+            if stored == item.fingerprint:
                 report.unchanged += 1
                 yield PageUnchanged(item.id)
+            elif relabelled := _relabel(stored, item, held.relabel):
+                report.relabeled += 1
+                yield relabelled
+            else:
+                changed.append(item)
         changed = self._chosen(changed, report)
         emit(TotalPagesToProcessEvent, total_pages=len(changed))
         records = inventory.records(changed)
@@ -424,7 +454,7 @@ class ConfluenceReader(BaseReader):
                 if converted is None:
                     continue
                 fetch = None
-                if request.include_attachments or request.include_comments:
+                if request.include_attachments or extras.wanted:
                     wanted = extras.of(record, converted, request.include_attachments)
                     fetch = asyncio.ensure_future(wanted)
                     await asyncio.sleep(0)  # a page without files is done at once: not waiting
@@ -474,7 +504,7 @@ class ConfluenceReader(BaseReader):
         names: Mapping[str, str],
     ) -> PageUpsert:
         report.pages += 1
-        attached, comments = await fetch if fetch is not None else (Attached(""), None)
+        attached, comments, found = await fetch if fetch is not None else (Attached(""), None, None)
         markdown = converted.markdown
         if comments is not None:
             context = ConversionContext(self.base_url, record.id, record.space.key, names)
@@ -485,8 +515,14 @@ class ConfluenceReader(BaseReader):
         document = page_document(record, markdown, self.base_url)
         if comments is not None:
             document.metadata["comment_count"] = len(comments)
+        audience = None if found is None else self._audience(record.id, found, report)
+        if audience is not None:
+            for labelled in (document, *attached.images, *attached.files):
+                labelled.metadata.update(audience.metadata())
         digest = extras_digest(attached.digest, comments)
-        footprint = fingerprint(record.version, document.metadata["path"], digest)
+        footprint = with_audience(
+            fingerprint(record.version, document.metadata["path"], digest), audience
+        )
         emit(PageDataFetchCompletedEvent, page_id=record.id, document=document)
         return PageUpsert(
             document,
@@ -498,6 +534,15 @@ class ConfluenceReader(BaseReader):
             attached.fingerprints,
             attached.originals,
         )
+
+    @staticmethod
+    def _audience(
+        page_id: str, found: tuple[Audience, str | None], report: ImportReport
+    ) -> Audience:
+        audience, unknown = found
+        if unknown is not None:
+            report.audience_unknown(page_id, unknown)
+        return audience
 
     @staticmethod
     def _comment_text(body: str, context: ConversionContext, report: ImportReport) -> str:
@@ -570,6 +615,18 @@ class ConfluenceReader(BaseReader):
         request = LoadRequest((selection,), statuses(page_status), include_children=True)
         return run_sync(lambda: self._with_tree(lambda tree: page_tree(tree, request)))
 
+    def viewer(self, account_id: str) -> Viewer:
+        """A user as the permission-aware searches take them (`audience_filters`,
+        `LocalCollection.search(viewer=...)`): their account id and groups, read through the API."""
+        if not isinstance(account_id, str) or not account_id.strip():
+            raise BadArgumentError("viewer takes an Atlassian account id such as '557058:...'")
+
+        async def read() -> Viewer:
+            async with self._client() as client:
+                return await viewer_of(client, account_id.strip())
+
+        return run_sync(read)
+
     async def _with_tree(self, work: Callable[[SiteTree], Awaitable[T]]) -> T:
         async with self._client() as client:
             return await work(SiteTree(client))
@@ -582,6 +639,7 @@ class Held:
     pages: Mapping[str, str] = dataclasses.field(default_factory=dict)
     attachments: Mapping[str, str] = dataclasses.field(default_factory=dict)
     original_files: frozenset[str] = frozenset()
+    relabel: bool = False  # the target re-labels documents in place
 
 
 @dataclasses.dataclass(frozen=True)
@@ -590,22 +648,39 @@ class PageExtras:
 
     attachments: PageAttachments
     comments: CommentListings | None
+    permissions: Permissions | None = None
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anything besides attachments is fetched per page."""
+        return self.comments is not None or self.permissions is not None
 
     async def of(self, record: PageRecord, converted: ConvertedBody, files: bool) -> Extras:
         async def no_files() -> Attached:
             return Attached("")
 
-        async def no_comments() -> list[PageComment] | None:
+        async def nothing() -> None:
             return None
 
-        comments = self.comments
-        attached, found = await asyncio.gather(
+        comments, permissions = self.comments, self.permissions
+        attached, found, audience = await asyncio.gather(
             self.attachments.of(record, converted) if files else no_files(),
             comments.of_page(record.id, record.space.key, record.content_type)
             if comments is not None
-            else no_comments(),
+            else nothing(),
+            permissions.audience(record) if permissions is not None else nothing(),
         )
-        return attached, found
+        return attached, found, audience
+
+
+def _relabel(stored: str | None, item: Listed, in_place: bool) -> PageRelabel | None:
+    """A stored page whose content is unchanged and whose audience alone changed, re-labelled
+    in place when the target can (else it is fetched again)."""
+    if stored is None or item.audience is None or not in_place:
+        return None
+    if content_part(stored) != content_part(item.fingerprint):
+        return None
+    return PageRelabel(item.id, item.audience.metadata(), item.fingerprint)
 
 
 def _listed_whole(request: LoadRequest, space_key: str) -> bool:

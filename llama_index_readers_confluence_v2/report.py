@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from llama_index.core.schema import Document
 
@@ -33,6 +34,9 @@ class ImportReport:
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)  # attached files left out, and why
+    # pages imported with an unknown audience (marked restricted, nobody named), and why
+    unknown_audiences: list[Failure] = field(default_factory=list)
+    relabeled: int = 0  # pages whose audience changed, re-labelled without their bodies
     requests: int = 0
     seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
     logger: logging.Logger = field(default=logger, repr=False)  # the reader's `logger=`
@@ -50,6 +54,12 @@ class ImportReport:
     def skip_image(self, page_id: str, reason: str, attachment_id: str | None) -> None:
         self.skipped_images.append(Failure(page_id, reason, attachment_id))
         self.logger.warning("skipped image on page %s: %s", page_id, reason)
+
+    def audience_unknown(self, page_id: str, reason: str) -> None:
+        if any(failure.page_id == page_id for failure in self.unknown_audiences):
+            return
+        self.unknown_audiences.append(Failure(page_id, reason))
+        self.logger.warning("page %s: audience unknown, marked restricted: %s", page_id, reason)
 
     def skip(self, page_id: str, reason: str, attachment_id: str | None) -> None:
         self.skipped.append(Failure(page_id, reason, attachment_id))
@@ -80,10 +90,20 @@ class PageUnchanged:
 
 
 @dataclass(frozen=True)
+class PageRelabel:
+    """A page whose content is unchanged but whose audience changed: its documents (the page,
+    its images and files) take `metadata`, and the target stores `fingerprint`."""
+
+    page_id: str
+    metadata: dict[str, Any]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class PageRemoval:
     """A page the target holds that is no longer in the selection."""
 
     page_id: str
 
 
-Change = PageUpsert | PageUnchanged | PageRemoval
+Change = PageUpsert | PageUnchanged | PageRelabel | PageRemoval

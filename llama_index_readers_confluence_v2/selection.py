@@ -41,6 +41,7 @@ SCOPE_ARGUMENTS = (
     "include_attachments",
     "include_blog_posts",
     "include_comments",
+    "include_permissions",
     "include_personal_spaces",
     "space_filter",
     "page_status",
@@ -68,6 +69,7 @@ class LoadRequest:
     include_attachments: bool = False
     include_blog_posts: bool = False
     include_comments: bool = False
+    include_permissions: bool = False
     include_personal_spaces: bool = False
     space_filter: tuple[str, ...] = ()
     max_num_results: int | None = None
@@ -115,6 +117,7 @@ def parse_request(
         include_attachments=bool(given.get("include_attachments", False)),
         include_blog_posts=bool(given.get("include_blog_posts", False)),
         include_comments=bool(given.get("include_comments", False)),
+        include_permissions=bool(given.get("include_permissions", False)),
         include_personal_spaces=bool(given.get("include_personal_spaces", False)),
         space_filter=keywords(given.get("space_filter")),
         max_num_results=_max_results(_limit_of(given)),

@@ -17,7 +17,7 @@ from llama_index.core.schema import Document
 
 from .bridge import iterate_sync
 from .reader import ConfluenceReader
-from .report import Failure, ImportReport, PageRemoval, PageUpsert
+from .report import Failure, ImportReport, PageRelabel, PageRemoval, PageUpsert
 
 
 class SyncTarget(Protocol):
@@ -32,6 +32,15 @@ class SyncTarget(Protocol):
     def remove(self, scope: str, page_id: str) -> None: ...
 
     def finish(self) -> None: ...
+
+
+class RelabellingTarget(SyncTarget, Protocol):
+    """A target that can change a page's permission metadata in place (the page, its images
+    and files), without the page being fetched again."""
+
+    def relabel(
+        self, scope: str, page_id: str, metadata: Mapping[str, Any], fingerprint: str
+    ) -> None: ...
 
 
 class AttachmentAwareTarget(SyncTarget, Protocol):
@@ -65,16 +74,19 @@ class SyncReport:
     images: int = 0
     attachments: int = 0
     kept: int = 0  # images and files already held unchanged, not downloaded again
+    relabeled: int = 0  # pages whose audience changed, re-labelled without their bodies
     requests: int = 0
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)
+    unknown_audiences: list[Failure] = field(default_factory=list)
 
     def summary(self) -> str:
+        relabeled = f"{self.relabeled} re-labelled, " if self.relabeled else ""
         return (
             f"{self.added} added, {self.updated} updated, {self.deleted} deleted, "
-            f"{self.unchanged} unchanged, {self.images} images, {self.attachments} attached files, "
-            f"{self.kept} images and files unchanged, "
+            f"{self.unchanged} unchanged, {relabeled}{self.images} images, "
+            f"{self.attachments} attached files, {self.kept} images and files unchanged, "
             f"{len(self.failures)} failed, {len(self.skipped_images)} images skipped, "
             f"{len(self.skipped)} attachments skipped"
         )
@@ -90,6 +102,7 @@ def sync(
     aware = cast(AttachmentAwareTarget, target) if _is_aware(target) else None
     known_files = aware.known_attachments(scope) if aware else {}
     originals = aware.original_files if aware else frozenset()
+    relabelling = cast(RelabellingTarget, target) if hasattr(target, "relabel") else None
     target.begin(scope, description)
     report = SyncReport()
     import_report = ImportReport()
@@ -99,6 +112,7 @@ def sync(
             report=import_report,
             known_attachments=known_files,
             original_files=originals,
+            relabel=relabelling is not None,
             show_progress=show_progress,
             **selection,
         )
@@ -112,6 +126,9 @@ def sync(
                 report.added += 1
             else:
                 report.updated += 1
+        elif isinstance(change, PageRelabel) and relabelling is not None:
+            relabelling.relabel(scope, change.page_id, change.metadata, change.fingerprint)
+            report.relabeled += 1
         elif isinstance(change, PageRemoval):
             target.remove(scope, change.page_id)
             report.deleted += 1
@@ -122,6 +139,7 @@ def sync(
     report.failures = list(import_report.failures)
     report.skipped_images = list(import_report.skipped_images)
     report.skipped = list(import_report.skipped)
+    report.unknown_audiences = list(import_report.unknown_audiences)
     return report
 
 

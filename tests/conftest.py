@@ -10,6 +10,7 @@ import pytest
 
 from llama_index_readers_confluence_v2 import ConfluenceReader, RetryPolicy
 from llama_index_readers_confluence_v2.emulator import Emulator
+from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
 
 FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.01, backoff_max=0.05, retry_after_max=0.05)
 
@@ -23,6 +24,14 @@ def emulator() -> Emulator:
 def served(emulator: Emulator) -> Iterator[Emulator]:
     with emulator.serve():
         yield emulator
+
+
+@pytest.fixture
+def h2o() -> Iterator[H2OGPTeEmulator]:
+    """The h2oGPTe emulator on loopback, for the real `h2ogpte` client."""
+    fake = H2OGPTeEmulator()
+    with fake.serve():
+        yield fake
 
 
 def make_reader(emulator: Emulator, *, in_process: bool = True, **kwargs: Any) -> ConfluenceReader:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from llama_index_readers_confluence_v2.emulator import Content, Emulator, Site
 from llama_index_readers_confluence_v2.emulator.generator import USERS, attachment_bytes
 
@@ -63,3 +65,61 @@ def current_ids(emulator: Emulator, key: str | None = None) -> set[str]:
         for i in site.space_pages[space.id]
         if site.contents[str(i)].status == "current" and site.visible(site.contents[str(i)], alice)
     }
+
+
+PEOPLE = {  # e-mail, display name, account id (the shape of real ids: 557058:<uuid>)
+    "carol": ("carol@example.com", "Carol Counsel", "557058:1f2e3d4c-cccc-4b5b-8c8c-000000000003"),
+    "dave": ("dave@example.com", "Dave Dev", "557058:1f2e3d4c-dddd-4b5b-8c8c-000000000004"),
+    "erin": ("erin@example.com", "Erin Extern", "557058:1f2e3d4c-eeee-4b5b-8c8c-000000000005"),
+}
+
+
+def permission_site() -> tuple[Emulator, dict[str, Content]]:
+    """Three spaces whose audiences exercise every rule of Confluence's model.
+
+    SEC (every account may read): People [group hr] > Salaries > Pay bands (inherit);
+    Salaries > Bob's review [alice, bob, dave: dave is not in hr]; folder Legal [group legal] >
+    Contract > HR and legal [group hr]; Open page; Trashed parent (trashed) > Orphan.
+    PUB (anonymous users too): Welcome; Internal [group eng]. ENG (alice and group eng): Build.
+    Members: hr = alice, bob, carol; legal = alice, carol, erin; eng = alice, dave. erin has no
+    account group (an external collaborator), so she reads SEC only where a group of hers does.
+    """
+    site, alice = empty_site()
+    bob = USERS[1][2]
+    carol, dave, erin = (site.add_account(*PEOPLE[n]).account_id for n in ("carol", "dave", "erin"))
+    site.all_users.members.discard(erin)
+    hr = site.add_group("hr", alice, bob, carol)
+    legal = site.add_group("legal", alice, carol, erin)
+    eng = site.add_group("eng", alice, dave)
+    sec = site.add_space("SEC", "Security", author_id=alice)
+    made: dict[str, Content] = {}
+
+    def page(space: Any, title: str, parent: Content | None = None, kind: str = "page") -> Content:
+        made[title] = site.add_content(space, title, parent.id if parent else None, kind=kind)
+        return made[title]
+
+    home = page(sec, "Home")
+    people = page(sec, "People", home)
+    site.restrict(people.id, groups=[hr])
+    salaries = page(sec, "Salaries", people)
+    page(sec, "Pay bands", salaries)
+    review = page(sec, "Bob's review", salaries)
+    site.restrict(review.id, users=[alice, bob, dave])
+    folder = page(sec, "Legal", home, kind="folder")
+    site.restrict(folder.id, groups=[legal])
+    contract = page(sec, "Contract", folder)
+    both = page(sec, "HR and legal", contract)
+    site.restrict(both.id, groups=[hr])
+    page(sec, "Open page", home)
+    trashed = page(sec, "Trashed parent", home)
+    page(sec, "Orphan", trashed)
+    trashed.status = "trashed"
+    pub = site.add_space("PUB", "Public", author_id=alice)
+    site.grant_space(pub, groups=[site.all_users], anonymous=True)
+    welcome = page(pub, "Welcome")
+    internal = page(pub, "Internal", welcome)
+    site.restrict(internal.id, groups=[eng])
+    eng_space = site.add_space("ENG", "Engineering", author_id=alice)
+    site.grant_space(eng_space, users=[alice], groups=[eng])
+    page(eng_space, "Build")
+    return Emulator(site), made

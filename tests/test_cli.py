@@ -259,3 +259,30 @@ def test_every_command_is_documented_in_the_readme() -> None:
     commands += [f"auth {name}" for name in main.commands["auth"].commands]  # type: ignore[attr-defined]
     missing = [name for name in commands if f"confluence-v2 {name}" not in readme]
     assert not missing, f"README does not show: {missing}"
+
+
+def test_ingest_with_permissions_then_search_as_each_user(
+    served: Emulator, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    site = served.site
+    alice, bob = served.user().account_id, served.user("bob@example.com").account_id
+    guide = next(c for c in site.contents.values() if c.title == "Getting Started Guide")
+    site.restrict(guide.id, users=[alice])
+    target = str(tmp_path / "wiki.sqlite")
+    imported = run(["ingest", "DOCS", "--permissions", "--no-images", "--to", target], env)
+    assert imported.exit_code == 0, imported.output
+
+    def titles(*who: str) -> str:
+        found = run(["search", target, "Getting", "Started", "Guide", *who], env)
+        assert found.exit_code == 0, found.output
+        return found.output
+
+    assert "Getting Started Guide  [" in titles("--as", alice)
+    groups = [arg for g in sorted(site.groups_of(bob)) for arg in ("--group", g)]
+    assert "Getting Started Guide  [" not in titles("--as", bob, *groups)
+    assert "0 results" in titles("--anonymous")
+    assert "Getting Started Guide  [" in titles()  # no one named: the importer's own view
+    assert_clean_failure(run(["search", target, "x", "--group", "g"], env), "--as ACCOUNT_ID")
+    assert_clean_failure(
+        run(["ingest", "DOCS", "--split-by-audience", "--to", target], env), "--h2ogpte"
+    )

@@ -178,13 +178,6 @@ def test_llama_index_pipeline_upserts_by_stable_ids(emulator: Emulator) -> None:
 # ---- h2oGPTe ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def h2o() -> H2OGPTeEmulator:
-    fake = H2OGPTeEmulator()
-    with fake.serve():
-        yield fake
-
-
 def test_h2ogpte_first_import_then_only_changes(emulator: Emulator, h2o: H2OGPTeEmulator) -> None:
     client = h2ogpte.H2OGPTE(address=h2o.address, api_key=h2o.api_key)
     target = H2OGPTeCollection.create(client, "Engineering wiki")

@@ -10,6 +10,7 @@ so a page is never missing; a crash in between leaves a duplicate the next run r
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import logging
 import re
@@ -18,8 +19,9 @@ from typing import Any
 
 from llama_index.core.schema import Document, ImageDocument
 
+from ..audience import PERMISSION_KEYS
 from ..credentials import ConfluenceCredential
-from ..errors import ConfluenceError, H2OGPTeIngestError
+from ..errors import BadArgumentError, ConfluenceError, H2OGPTeIngestError
 from ..reader import ConfluenceReader
 from ..sync import SyncReport, sync
 
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "the h2oGPTe adapter needs the h2ogpte client: pip install 'llama-index-readers-confluence-v2[h2ogpte]'"
 PAGE_KEYS = ("page_id", "title", "path", "space_key", "version", "url", "last_modified", "labels")
+SPLIT_KEY = "confluence_audience_split"  # marks the collections an AudienceCollections made
 CONFLICT = "conflict"
 
 
@@ -67,6 +70,7 @@ class H2OGPTeCollection:
         chosen = self.ORIGINAL_FILES if original_files is None else original_files
         self.original_files = frozenset(suffix.lower() for suffix in chosen)
         self._documents: dict[str, list[str]] = {}
+        self._metadata: dict[str, dict[str, Any]] = {}  # document id -> its metadata
         self._attachments: dict[str, tuple[str, str]] = {}  # id -> (document id, fingerprint)
         self._pending: list[tuple[str, list[str], dict[str, dict[str, Any]], set[str]]] = []
 
@@ -85,6 +89,7 @@ class H2OGPTeCollection:
     def known(self, scope: str) -> dict[str, str]:
         fingerprints: dict[str, str] = {}
         self._documents = {}
+        self._metadata = {}
         self._attachments = {}
         for document in self._all_documents():
             metadata = _metadata_of(document)
@@ -92,6 +97,7 @@ class H2OGPTeCollection:
                 continue
             page_id = str(metadata.get("page_id"))
             self._documents.setdefault(page_id, []).append(str(document.id))
+            self._metadata[str(document.id)] = metadata
             if metadata.get("kind") == "page":
                 seen = fingerprints.get(page_id)
                 fingerprints[page_id] = (
@@ -149,6 +155,23 @@ class H2OGPTeCollection:
         if len(self._pending) >= self.batch_pages:
             self.finish()
 
+    def relabel(
+        self, scope: str, page_id: str, metadata: Mapping[str, Any], fingerprint: str
+    ) -> None:
+        """A page's audience changed: each of its documents takes the new permission metadata
+        (h2oGPTe replaces a document's metadata whole, so the rest is sent again)."""
+        self.finish()
+        for document_id in self._documents.get(page_id, []):
+            stored = {**self._metadata.get(document_id, {}), **metadata}
+            if stored.get("kind") == "page":
+                stored["fingerprint"] = fingerprint
+            self.client.update_document_metadata(document_id, stored)
+            self._metadata[document_id] = stored
+
+    def holds(self, page_id: str) -> bool:
+        """Whether a page is held (read by `known`)."""
+        return page_id in self._documents
+
     def remove(self, scope: str, page_id: str) -> None:
         self.finish()
         stale = self._documents.pop(page_id, [])
@@ -184,6 +207,7 @@ class H2OGPTeCollection:
 
     def _base(self, scope: str, page: Document) -> dict[str, Any]:
         chosen = {key: page.metadata.get(key) for key in PAGE_KEYS}
+        chosen.update({key: page.metadata[key] for key in PERMISSION_KEYS if key in page.metadata})
         return {**self.extra_metadata, **chosen, "source": "confluence", "confluence_scope": scope}
 
     def _upload(self, name: str, data: bytes, uri: str) -> str:
@@ -209,6 +233,122 @@ class H2OGPTeCollection:
                 f"h2oGPTe could not {what} documents in collection {self.collection_id}: {detail}. "
                 "What was already ingested is kept; re-run to retry the rest"
             )
+
+
+class AudienceCollections:
+    """One h2oGPTe collection per audience: every page (with its images and files) goes to the
+    collection of the people who may read it, so a collection can be shared in h2oGPTe with
+    exactly them (h2oGPTe shares by its own user names and groups, not Confluence's ids: each
+    collection's metadata names the Confluence audience to share it with). Needs
+    `include_permissions=True`. A page whose audience changes moves to the other collection
+    (sent again); collections are found again on the next run by their metadata.
+
+    >>> target = AudienceCollections(client, "Engineering wiki")
+    >>> sync(reader, target, space_key="ENG", include_permissions=True)
+    >>> target.collections  # {audience: collection id}
+    """
+
+    def __init__(self, client: Any, name: str, **collection_options: Any) -> None:
+        self.client = client
+        self.name = name
+        self.options = collection_options
+        self.original_files = H2OGPTeCollection.ORIGINAL_FILES
+        self.collections: dict[str, str] = {}  # audience digest -> collection id
+        self._targets: dict[str, H2OGPTeCollection] = {}
+        self._scope = ""
+
+    def __repr__(self) -> str:
+        return f"AudienceCollections({self.name!r}, {len(self.collections)} collections)"
+
+    def known(self, scope: str) -> dict[str, str]:
+        self._find_collections()
+        fingerprints: dict[str, str] = {}
+        for target in self._targets.values():
+            fingerprints.update(target.known(scope))
+        return fingerprints
+
+    def known_attachments(self, scope: str) -> dict[str, str]:
+        held: dict[str, str] = {}
+        for target in self._targets.values():
+            held.update(target.known_attachments(scope))
+        return held
+
+    def begin(self, scope: str, description: str) -> None:
+        self._scope = scope
+        for target in self._targets.values():
+            target.begin(scope, description)
+
+    def upsert(
+        self,
+        scope: str,
+        page: Document,
+        images: list[Document],
+        fingerprint: str,
+        **attachments: Any,
+    ) -> None:
+        if "allowed_users" not in page.metadata:
+            raise BadArgumentError(
+                "AudienceCollections splits by who may read each page: pass "
+                "include_permissions=True to sync"
+            )
+        target = self._target_for(page.metadata)
+        target.upsert(scope, page, images, fingerprint, **attachments)
+        moved = [o for o in self._targets.values() if o is not target and o.holds(page.id_)]
+        if moved:  # to another audience: in the new collection first, so it is never missing
+            target.finish()
+        for other in moved:
+            other.remove(scope, page.id_)
+
+    def remove(self, scope: str, page_id: str) -> None:
+        for target in self._targets.values():
+            if target.holds(page_id):
+                target.remove(scope, page_id)
+
+    def finish(self) -> None:
+        for target in self._targets.values():
+            target.finish()
+
+    def _find_collections(self) -> None:
+        offset = 0
+        while True:
+            batch = self.client.list_recent_collections(offset=offset, limit=100)
+            for collection in batch:
+                metadata = getattr(collection, "metadata_dict", None) or {}
+                if metadata.get(SPLIT_KEY) == self.name and metadata.get("audience"):
+                    self._adopt(str(metadata["audience"]), str(collection.id))
+            if len(batch) < 100:
+                return
+            offset += len(batch)
+
+    def _target_for(self, metadata: Mapping[str, Any]) -> H2OGPTeCollection:
+        audience = {key: metadata.get(key) for key in PERMISSION_KEYS}
+        digest = hashlib.sha256(repr(sorted(audience.items())).encode()).hexdigest()[:16]
+        if digest not in self._targets:
+            name = f"{self.name} ({_audience_title(audience)})"
+            collection_id = str(
+                self.client.create_collection(name=name, description="Imported from Confluence")
+            )
+            self.client.update_collection_metadata(
+                collection_id, {SPLIT_KEY: self.name, "audience": digest, **audience}
+            )
+            self._adopt(digest, collection_id).begin(self._scope, "")
+        return self._targets[digest]
+
+    def _adopt(self, digest: str, collection_id: str) -> H2OGPTeCollection:
+        self.collections[digest] = collection_id
+        self._targets[digest] = H2OGPTeCollection(self.client, collection_id, **self.options)
+        return self._targets[digest]
+
+
+def _audience_title(audience: Mapping[str, Any]) -> str:
+    if audience.get("anonymous"):
+        return "public"
+    users = [u for u in str(audience.get("allowed_users") or "").split(",") if u]
+    groups = [g for g in str(audience.get("allowed_groups") or "").split(",") if g]
+    if not users and not groups:
+        return "nobody known"
+    kind = "restricted" if audience.get("restricted") else "space readers"
+    return f"{kind}: {len(users)} users, {len(groups)} groups"
 
 
 def _metadata_of(document: Any) -> dict[str, Any]:

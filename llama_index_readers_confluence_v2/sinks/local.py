@@ -17,6 +17,7 @@ from typing import Any
 
 from llama_index.core.schema import Document, ImageDocument
 
+from ..audience import Viewer
 from ..errors import BadArgumentError, ConfluenceError
 
 SCHEMA = """
@@ -194,6 +195,23 @@ class LocalCollection:
             (document.id_, title, document.metadata.get("path", ""), document.text),
         )
 
+    def relabel(
+        self, scope: str, page_id: str, metadata: Mapping[str, Any], fingerprint: str
+    ) -> None:
+        """A page's audience changed: its documents (page, images, files) take the new
+        permission metadata; bodies and text stay. One transaction."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, metadata FROM documents WHERE page_id = ?", (page_id,)
+            ).fetchall()
+            db.executemany(
+                "UPDATE documents SET metadata = ? WHERE id = ?",
+                [(json.dumps({**json.loads(meta), **metadata}), doc_id) for doc_id, meta in rows],
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO scope_pages VALUES (?, ?, ?)", (scope, page_id, fingerprint)
+            )
+
     def remove(self, scope: str, page_id: str) -> None:
         """Drop a page from the scope; its documents go when no other scope holds it."""
         with self._transaction() as db:
@@ -228,19 +246,25 @@ class LocalCollection:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def search(self, query: str, limit: int = 10) -> list[SearchHit]:
-        """Full-text search over titles, paths and page text, best first."""
+    def search(
+        self, query: str, limit: int = 10, *, viewer: Viewer | None = None
+    ) -> list[SearchHit]:
+        """Full-text search over titles, paths and page text, best first. With `viewer`, only
+        what that user may read (documents imported with include_permissions; others admit
+        nobody); without, everything stored (the importing user's own view)."""
         terms = _fts_query(query)
         if not terms:
             raise BadArgumentError("search needs at least one word")
+        audience, params = _audience_clause(viewer)
         rows = self._db.execute(
-            """
+            f"""
             SELECT f.page_id, d.title, d.path, d.url,
                    snippet(pages_fts, 3, '[', ']', ' … ', 12), bm25(pages_fts, 0.0, 10.0, 3.0, 1.0)
             FROM pages_fts f JOIN documents d ON d.id = f.page_id
-            WHERE pages_fts MATCH ? ORDER BY bm25(pages_fts, 0.0, 10.0, 3.0, 1.0) LIMIT ?
+            WHERE pages_fts MATCH ? AND {audience}
+            ORDER BY bm25(pages_fts, 0.0, 10.0, 3.0, 1.0) LIMIT ?
             """,
-            (terms, int(limit)),
+            (terms, *params, int(limit)),
         ).fetchall()
         return [SearchHit(row[0], row[1], row[2], row[3], row[4], -float(row[5])) for row in rows]
 
@@ -302,6 +326,22 @@ def _columns(document: Document) -> tuple[str, str, str, str | None]:
         str(metadata.get("url", "")),
         metadata.get("space_key"),
     )
+
+
+def _audience_clause(viewer: Viewer | None) -> tuple[str, list[str]]:
+    """SQL over a document's stored metadata (`d.metadata`) saying the viewer may read it, as
+    `audience.may_read` says: the account or one of its group tokens named (whole
+    comma-separated tokens, never substrings)."""
+    if viewer is None:
+        return "1", []
+    account_id, groups = viewer.tokens()
+    named = "instr(',' || json_extract(d.metadata, '$.{key}') || ',', ',' || ? || ',') > 0"
+    clauses = [named.format(key="allowed_groups")] * len(groups)
+    params = list(groups)
+    if account_id is not None:
+        clauses.append(named.format(key="allowed_users"))
+        params.append(account_id)
+    return "(" + " OR ".join(clauses) + ")", params
 
 
 def _fts_query(query: str) -> str:
