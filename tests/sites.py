@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
-from llama_index_readers_confluence_v2.emulator import Content, Emulator, Site
-from llama_index_readers_confluence_v2.emulator.generator import USERS, attachment_bytes
+from llama_index_readers_confluence_v2.emulator import Content, Emulator, Site, populate_space
+from llama_index_readers_confluence_v2.emulator.generator import USERS, attachment_bytes, page_body
 
 
 def empty_site() -> tuple[Site, str]:
@@ -15,6 +16,18 @@ def empty_site() -> tuple[Site, str]:
     site.body_factory = lambda content: f"<p>Body of {content.title}.</p>"
     site.bytes_factory = attachment_bytes
     return site, alice.account_id
+
+
+def imaged_space(pages: int, key: str = "FAULT") -> Emulator:
+    """One generated space of `pages` pages, about three embedded images each."""
+    site = Site()
+    alice = site.add_account(*USERS[0])
+    site.add_account(*USERS[1])
+    site.body_factory = lambda content: page_body(content, site, 3)
+    site.bytes_factory = attachment_bytes
+    space = site.add_space(key, "Fault Space", author_id=alice.account_id)
+    populate_space(site, space, pages, random.Random(5))
+    return Emulator(site)
 
 
 def wide_space(pages: int, folders: int = 1) -> Emulator:

@@ -261,7 +261,53 @@ async def test_rate_limit_answers_429_with_headers_then_recovers(emulator: Emula
     limited = statuses[2]
     assert limited.headers["Retry-After"] == "3"
     assert limited.headers["X-RateLimit-Remaining"] == "0"
-    assert limited.headers["RateLimit-Reason"] == "confluence-quota-global-based"
+    assert "RateLimit-Reason" not in limited.headers  # a burst limit, not the hour's quota
+
+
+def oauth_gateway(emulator: Emulator) -> httpx.AsyncClient:
+    app = emulator.oauth.register_app()
+    tokens = emulator.oauth.issue_tokens(
+        emulator.user().account_id, app.client_id, "read:page:confluence read:space:confluence"
+    )
+    return httpx.AsyncClient(
+        transport=emulator.transport(),
+        base_url=f"{emulator.gateway_url}/ex/confluence/{emulator.cloud_id}",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+
+
+async def test_the_points_quota_charges_by_objects_read_and_refuses_until_the_hour_resets(
+    emulator: Emulator,
+) -> None:
+    quota = emulator.points_quota(limit=100)
+    async with oauth_gateway(emulator) as client:
+        first = await client.get("/wiki/api/v2/pages", params={"limit": 20})
+        assert first.status_code == 200 and len(first.json()["results"]) == 20
+        assert quota.used == 21  # 1 for the request, 1 per page read
+        assert first.headers["RateLimit-Policy"] == '"global-app-quota";q=100;w=3600'
+        assert ";r=" not in first.headers["RateLimit"]  # remaining shown only above 80% used
+        while (
+            answer := await client.get("/wiki/api/v2/pages", params={"limit": 20})
+        ).status_code == 200:
+            last = answer
+        assert "r=" in last.headers["RateLimit"] and last.headers["X-RateLimit-NearLimit"] == "true"
+        assert answer.status_code == 429
+        assert answer.headers["RateLimit-Reason"] == "confluence-quota-global-based"
+        assert answer.headers["X-RateLimit-Remaining"] == "0"
+        wait = int(answer.headers["Retry-After"])
+        assert 0 < wait <= 3600
+        refused_again = await client.get("/wiki/api/v2/spaces")
+        assert refused_again.status_code == 429  # no partial throttling
+        emulator.advance(wait)
+        assert (await client.get("/wiki/api/v2/spaces")).status_code == 200
+    assert quota.refused == 2
+
+
+async def test_api_token_traffic_is_counted_but_not_held_to_the_quota(emulator: Emulator) -> None:
+    quota = emulator.points_quota(limit=10)
+    async with api_client(emulator) as client:
+        statuses = [(await client.get("/wiki/api/v2/spaces")).status_code for _ in range(5)]
+    assert statuses == [200] * 5 and quota.total > 10
 
 
 async def test_quota_limits_requests_per_second(emulator: Emulator) -> None:

@@ -3,7 +3,6 @@ end with every reachable page imported exactly once and every failure reported."
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,10 +16,9 @@ from llama_index_readers_confluence_v2 import (
     OAuthCredential,
     RetryPolicy,
 )
-from llama_index_readers_confluence_v2.emulator import Emulator, Site, populate_space
-from llama_index_readers_confluence_v2.emulator.generator import USERS, attachment_bytes, page_body
+from llama_index_readers_confluence_v2.emulator import Emulator
 
-from .sites import current_ids
+from .sites import current_ids, imaged_space
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +26,7 @@ RETRY = RetryPolicy(max_attempts=6, backoff_base=0.02, backoff_max=0.2, retry_af
 
 
 def matrix_site() -> Emulator:
-    site = Site()
-    alice = site.add_account(*USERS[0])
-    site.add_account(*USERS[1])
-    site.body_factory = lambda content: page_body(content, site, 3)
-    site.bytes_factory = attachment_bytes
-    space = site.add_space("FAULT", "Fault Space", author_id=alice.account_id)
-    populate_space(site, space, 500, random.Random(5))
-    return Emulator(site)
+    return imaged_space(500)
 
 
 @dataclass

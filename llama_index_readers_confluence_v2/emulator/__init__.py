@@ -13,6 +13,7 @@ from .faults import FaultRule, Faults, LoggedRequest
 from .generator import generate_site, populate_space
 from .model import Account, Attachment, Content, Site, Space
 from .oauth import OAuthApp, OAuthServer
+from .quota import PointsQuota
 from .server import Emulator
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "OAuthApp",
     "OAuthServer",
     "Origins",
+    "PointsQuota",
     "Site",
     "Space",
     "generate_site",

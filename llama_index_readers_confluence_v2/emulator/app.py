@@ -30,6 +30,7 @@ from . import views
 from .faults import Faults, LoggedRequest
 from .model import Content, Site, Space
 from .permissions import SCOPES, PermissionRoutes
+from .quota import PointsQuota, objects_read, points_for
 
 V2_PREFIX = "/wiki/api/v2"
 PAGE_STATUSES = {"current", "archived", "deleted", "trashed"}
@@ -88,6 +89,7 @@ class EmulatorApp:
         self.bearer_tokens: dict[str, tuple[str, float]] = {}
         self.bearer_scopes: dict[str, frozenset[str]] = {}
         self.clock_offset = 0.0
+        self.quota: PointsQuota | None = None  # points counted (and enforced) when set
         self._media_key = secrets.token_bytes(32)
         api = _V2Routes(self)
         self.router = Router(
@@ -152,7 +154,31 @@ class EmulatorApp:
             await asyncio.sleep(float(stall.retry_after or 0))
         if role in ("site", "gateway") and await self._answer_fault(entry, scope, receive, send):
             return
+        if role in ("site", "gateway") and self.quota is not None:
+            await self._answer_counted(self.quota, entry, scope, receive, send)
+            return
         await self.router(scope, receive, _recording(send, entry))
+
+    async def _answer_counted(
+        self, quota: PointsQuota, entry: LoggedRequest, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Charge the answer's points; OAuth traffic gets the quota headers, and a 429 once the
+        hour's quota is spent."""
+        oauth = entry.auth == "bearer"
+        if oauth and quota.spent():
+            entry.status = 429
+            refusal = JSONResponse({"message": "Rate limit exceeded"}, 429, quota.refusal_headers())
+            await refusal(scope, receive, send)
+            return
+        body, start = await self._capture(scope, receive)
+        entry.status = start["status"]
+        content_type = dict(start["headers"]).get(b"content-type", b"").decode("latin-1")
+        objects = objects_read(entry.path, entry.status, body, content_type)
+        quota.charge(points_for(entry.method, entry.path, objects, per_object=quota.per_object))
+        extra = quota.headers() if oauth else {}
+        headers = [*start["headers"], *((k.lower().encode(), v.encode()) for k, v in extra.items())]
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _answer_fault(
         self, entry: LoggedRequest, scope: Scope, receive: Receive, send: Send
@@ -181,11 +207,14 @@ class EmulatorApp:
     async def _send_rate_limited(
         self, entry: LoggedRequest, retry_after: str | None, send: Send
     ) -> bool:
+        # a burst limit (requests a second): no RateLimit-Reason, a window of about a second
+        window = float(retry_after) if retry_after and float(retry_after) < 3600 else 1.0
         headers = {
-            "X-RateLimit-Limit": "100",
+            "X-RateLimit-Limit": str(int(self.faults.requests_per_second or 10)),
             "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60)),
-            "RateLimit-Reason": "confluence-quota-global-based",
+            "X-RateLimit-Reset": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + max(window, 1.0))
+            ),
         }
         if retry_after is not None:
             headers["Retry-After"] = retry_after

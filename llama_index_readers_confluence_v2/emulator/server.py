@@ -15,6 +15,7 @@ from .faults import Faults, LoggedRequest
 from .generator import generate_site
 from .model import Account, Site
 from .oauth import OAuthServer
+from .quota import PointsQuota
 
 IN_PROCESS_ORIGINS = {
     "site": "https://acme.confluence.test",
@@ -71,6 +72,14 @@ class Emulator:
     def advance(self, seconds: float) -> None:
         """Move the emulator's clock forward (access tokens and codes expire by it)."""
         self.app.clock_offset += seconds
+
+    def points_quota(
+        self, limit: int = 65_000, *, pool: str = "global", per_object: bool = True
+    ) -> PointsQuota:
+        """Count every API answer's points and refuse OAuth requests once the hour's `limit`
+        is spent, in windows on the emulator's clock (`advance` moves to the next hour)."""
+        self.app.quota = PointsQuota(limit, pool, per_object, clock=self.app.now)
+        return self.app.quota
 
     def user(self, email: str = "alice@example.com") -> Account:
         for account in self.site.accounts.values():
