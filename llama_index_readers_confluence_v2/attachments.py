@@ -28,6 +28,7 @@ from .errors import (
     ImageRejected,
     NotFoundError,
     OversizedError,
+    stops_the_run,
 )
 from .events import (
     AttachmentFailedEvent,
@@ -150,6 +151,8 @@ async def _fetch_one(
     except ImageRejected as exc:
         return SkippedImage(reference, attachment_id, str(exc))
     except ConfluenceError as exc:
+        if stops_the_run(exc):
+            raise
         return SkippedImage(reference, attachment_id, f"download failed: {exc}")
     return FetchedImage(reference, attachment_id, checked)
 
@@ -271,6 +274,8 @@ async def download_file(
     except NotFoundError:
         return SkippedFile(info, "the attachment vanished before it could be downloaded")
     except ConfluenceError as exc:
+        if stops_the_run(exc):
+            raise
         return SkippedFile(info, f"download failed: {exc}")
 
 

@@ -139,7 +139,10 @@ def demo(pages: int, space: str, target: str | None) -> None:
             ]
             hits = collection.search("incident runbook")
             discussed = collection.search("single sign-on revision")
-    click.echo(f"Imported space {space}: {report.summary()}, in {report.requests} API requests")
+    click.echo(
+        f"Imported space {space}: {report.summary()}, in {report.requests} API requests "
+        f"({report.points:,} API points)"
+    )
     click.echo(
         f"Local collection {path}: {counts['pages']} pages, {counts['images']} images, "
         f"{counts['attachments']} attached files"
@@ -310,6 +313,7 @@ def ingest(
         else (collection_path or DEFAULT_COLLECTION)
     )
     click.echo(f"Imported into {where}: {report.summary()}")
+    click.echo(f"  {report.requests:,} API requests, {report.points:,} API points")
     for failure in report.failures:
         click.echo(f"  failed page {failure.page_id}: {failure.reason}")
     for unknown in report.unknown_audiences:

@@ -48,11 +48,14 @@ from .errors import (
     RequestRefusedError,
     TransportError,
 )
+from .pacing import Pacer
+from .quota import PointsCount, QuotaSignal, cost_of, objects_in, quota_signal
 from .urls import check_scheme, origin_of, redact_url, site_origin
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+LONGEST_WAIT = 3600.0  # the quota resets every hour: no Retry-After means more
 CONNECT_ATTEMPTS = 3
 MAX_IDS = 250  # the most ids (and the largest `limit`) one v2 request may carry
 MAX_OFFSET_PAGES = 10_000  # a v1 offset listing that never ends is a server fault
@@ -65,25 +68,32 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try: attempts per request, backoff, and the clamp on `Retry-After`."""
+    """How hard to try: attempts per request, backoff, the longest wait, and the clamp on a
+    `Retry-After` that is waited out.
+
+    A 429 asking for a wait longer than `max_wait` (the hour's quota spent: up to an hour) stops
+    the run at once with `RateLimitError.retry_at`; shorter ones are waited out. `retry_after_max`
+    (default: `max_wait`) caps the wait taken for one `Retry-After`.
+    """
 
     max_attempts: int = 6
     backoff_base: float = 1.0
     backoff_max: float = 30.0
-    retry_after_max: float = 60.0
+    retry_after_max: float | None = None
+    max_wait: float = 300.0
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return float(delay * random.uniform(0.7, 1.3))
 
     def wait_for(self, response: httpx.Response, attempt: int) -> float:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = believable_retry_after(response)
         if retry_after is None:
             return self.backoff(attempt)
         # never sooner than asked; a little later at random, so that requests refused together
         # (concurrent ones, or other clients) do not come back in lockstep
         delay = max(retry_after, self.backoff_base / 10) * random.uniform(1.0, 1.25)
-        return min(delay, self.retry_after_max)
+        return min(delay, self.max_wait if self.retry_after_max is None else self.retry_after_max)
 
 
 INCUMBENT_CLIENT_ARGS = {
@@ -166,6 +176,18 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def believable_retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` in seconds; one beyond the next quota reset (Long.MAX has been seen) is
+    not believed, and the request is backed off as if it had none."""
+    wait = parse_retry_after(response.headers.get("retry-after"))
+    return None if wait is None or wait > LONGEST_WAIT else wait
+
+
+def seconds_to_next_hour() -> float:
+    """The points quota resets at the top of each UTC hour."""
+    return LONGEST_WAIT - time.time() % LONGEST_WAIT
+
+
 def check_query(path: str, params: Params) -> None:
     """Refuse what must never be sent: a blank filter value, or more than 250 ids or items.
 
@@ -197,13 +219,16 @@ class HttpSession:
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         verify: bool | str = True,
+        max_points_per_hour: float | None = None,
     ) -> None:
         self.auth_server_url = auth_server_url.rstrip("/")
         self.gateway_url = gateway_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.requests_made = 0
-        self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
-        self._paused_until = 0.0
+        self.points = PointsCount()
+        self.pacer = Pacer(
+            max_concurrency, max_points_per_hour=max_points_per_hour, max_wait=self.retry.max_wait
+        )
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout),
@@ -233,44 +258,68 @@ class HttpSession:
 
     async def _retrying(self, attempt_once: Callable[[int], Awaitable[T | _Again]]) -> T:
         for attempt in range(1, self.retry.max_attempts + 1):
-            await self._respect_pause()
             outcome = await attempt_once(attempt)
             if not isinstance(outcome, _Again):
                 return outcome
             if attempt == self.retry.max_attempts:
                 raise outcome.error
             if outcome.pause_everyone:
-                self._paused_until = max(self._paused_until, time.monotonic() + outcome.delay)
+                self.pacer.hold(outcome.delay, "rate limited by Confluence")
             logger.warning("%s; retrying in %.1fs", outcome.error, outcome.delay)
-            await asyncio.sleep(outcome.delay)
+            await self.pacer.sleep(outcome.delay, "rate limited by Confluence")
         raise AssertionError("unreachable")
-
-    async def _respect_pause(self) -> None:
-        wait = self._paused_until - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
 
     async def _send_once(
         self, request: httpx.Request, attempt: int, *, stream: bool = False
     ) -> httpx.Response | _Again:
         """One send; a transport failure or a retryable status becomes a verdict to retry."""
         try:
-            async with self._semaphore:
+            async with self.pacer.slot(retry=attempt > 1):
                 self.requests_made += 1
                 response = await self._http.send(request, stream=stream)
                 if not stream:
                     await response.aread()
         except (httpx.TransportError, ConnectionError) as exc:
             return self._transport_verdict(request, exc, attempt)
+        signal = quota_signal(response.headers, time.time())
         if response.status_code not in RETRY_STATUSES:
+            self.pacer.observe(signal)
+            self.pacer.succeeded()
             return response
         if stream:
             await response.aclose()
+        delay = self.retry.wait_for(response, attempt)
+        if response.status_code == 429:
+            self.points.refused += 1
+            delay = max(delay, self._stop_if_long(response, signal))
         return _Again(
-            self.retry.wait_for(response, attempt),
+            delay,
             _exhausted(response, request, attempt),
             pause_everyone=response.status_code == 429,
         )
+
+    def _stop_if_long(self, response: httpx.Response, signal: QuotaSignal | None) -> float:
+        """A 429 whose wait is longer than max_wait stops the run now (and every request that
+        would follow it into the closed window); a burst 429 halves the requests in flight.
+        Returns the wait the answer asks for (0 when it does not say)."""
+        quota_spent = signal is not None and signal.quota_reason is not None
+        wait = believable_retry_after(response)
+        if wait is None and quota_spent:
+            wait = signal.reset_in if signal and signal.reset_in else seconds_to_next_hour()
+        if not quota_spent:
+            self.pacer.throttled(signal.limit if signal is not None else None)
+        if wait is not None and wait > self.retry.max_wait:
+            why = "the hour's API points quota is spent" if quota_spent else "rate limited"
+            self.pacer.hold(wait, why)
+            raise self.pacer.stopped(wait, why)
+        return wait or 0.0
+
+    def charge(self, method: str, path: str, objects: int) -> None:
+        """Count an answered API request's points (see quota.py) and spend them from the
+        pacing budgets."""
+        cost = cost_of(method, path, objects)
+        self.points.add(cost)
+        self.pacer.spent(cost.each)
 
     def _transport_verdict(self, request: httpx.Request, exc: Exception, attempt: int) -> _Again:
         where = f"{request.url.scheme}://{request.url.netloc.decode()}"
@@ -337,6 +386,7 @@ class ConfluenceClient(HttpSession):
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         verify: bool | str = True,
+        max_points_per_hour: float | None = None,
     ) -> None:
         super().__init__(
             auth_server_url=auth_server_url,
@@ -346,6 +396,7 @@ class ConfluenceClient(HttpSession):
             retry=retry,
             timeout=timeout,
             verify=verify,
+            max_points_per_hour=max_points_per_hour,
         )
         self.base_url = base_url
         self.site = site_origin(base_url)
@@ -476,9 +527,11 @@ class ConfluenceClient(HttpSession):
             if response.status_code == 401 and await self._switch_to_scoped_token():
                 url = self.api_root + target
                 response = await self.send(method, url, params=params or None, json_body=body)
+            if response.status_code >= 400:
+                self.charge(method, path, 0)
             self._raise_for_status(response, path)
             try:
-                return response.json(), response.headers
+                data = response.json()
             except (json.JSONDecodeError, UnicodeDecodeError):
                 return _Again(
                     self.retry.backoff(attempt),
@@ -487,6 +540,8 @@ class ConfluenceClient(HttpSession):
                         f"{self.retry.max_attempts} times; try again later"
                     ),
                 )
+            self.charge(method, path, objects_in(data))
+            return data, response.headers
 
         return await self._retrying(once)
 
@@ -658,6 +713,7 @@ class ConfluenceClient(HttpSession):
                 if response.is_redirect:
                     url = self._redirect_target(url, response)
                     continue
+                self.charge("GET", urlsplit(url).path, 0 if response.status_code >= 400 else 1)
                 self._raise_for_status(response, redact_url(url))
                 return await _read_capped(response, max_bytes)
             finally:

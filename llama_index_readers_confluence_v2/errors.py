@@ -9,7 +9,7 @@
     ├── AuthError              credentials missing, wrong, expired or revoked
     ├── PermissionDeniedError  the credentials work but may not read this
     ├── NotFoundError          a page, folder or space that does not exist (or is hidden)
-    ├── RateLimitError         retries exhausted on 429/503
+    ├── RateLimitError         retries exhausted on 429/503, or a wait over max_wait (retry_at)
     ├── TransportError         the network failed after every retry, or a protocol fault
     ├── OversizedError         a download over its byte cap (reading stopped at the cap)
     ├── ImageRejected          an attachment that is not an acceptable image (also a ValueError)
@@ -23,6 +23,8 @@ Messages say what was asked and what to do; they never contain a secret.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class ConfluenceError(Exception):
@@ -54,7 +56,18 @@ class NotFoundError(ConfluenceError):
 
 
 class RateLimitError(ConfluenceError):
-    """Confluence kept answering 429 or 503 after every retry."""
+    """Confluence kept answering 429 or 503 after every retry, or asked for a wait longer than
+    `RetryPolicy.max_wait`; `retry_at` (UTC) says when requests may go again, when known."""
+
+    def __init__(self, message: str, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+def stops_the_run(error: BaseException) -> bool:
+    """An error no single page or file may absorb: the next request may not go for longer than
+    `RetryPolicy.max_wait` (the hour's quota spent)."""
+    return isinstance(error, RateLimitError) and error.retry_at is not None
 
 
 class TransportError(ConfluenceError):

@@ -6,7 +6,7 @@ import logging
 import re
 
 from .client import ConfluenceClient
-from .errors import ConfluenceError
+from .errors import ConfluenceError, stops_the_run
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ class People:
                 "/wiki/api/v2/users-bulk", {"accountIds": account_ids}
             )
         except ConfluenceError as exc:  # e.g. a token without read:user:confluence
+            if stops_the_run(exc):
+                raise
             self._unavailable = True
             logger.info("user names cannot be looked up (%s); mentions keep account ids", exc)
             return

@@ -132,6 +132,7 @@ class ConfluenceReader(BaseReader):
         api_gateway_url: str | None = None,
         auth_server_url: str | None = None,
         max_concurrency: int = 8,
+        max_points_per_hour: float | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         verify: bool | str = True,
@@ -189,6 +190,16 @@ class ConfluenceReader(BaseReader):
         self.auth_server_url = auth_server_url.rstrip("/")
         self.cloud_id = cloud_id
         self.max_concurrency = max_concurrency
+        if max_points_per_hour is not None and (
+            isinstance(max_points_per_hour, bool)
+            or not isinstance(max_points_per_hour, (int, float))
+            or max_points_per_hour < 100
+        ):
+            raise BadArgumentError(
+                "max_points_per_hour must be a number of at least 100 (the default quota is "
+                "65,000 points an hour), or None for no budget"
+            )
+        self.max_points_per_hour = max_points_per_hour
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         if isinstance(verify, str) and not os.path.exists(verify):
@@ -313,6 +324,7 @@ class ConfluenceReader(BaseReader):
             report.logger = self.logger
         with _progress(request.show_progress) as progress:
             async with self._client() as client:
+                client.pacer.on_wait = _countdown(progress)
                 tree = SiteTree(client)
                 walker = Walker(tree, request)
                 listings = AttachmentListings(client, lambda key: _listed_whole(request, key))
@@ -350,6 +362,8 @@ class ConfluenceReader(BaseReader):
                         await permissions.close()
                     await pool.close()
                     report.requests = client.requests_made
+                    report.points, report.points_min = client.points.each, client.points.once
+                    report.rate_limited = client.points.refused
                     self._end_search(inventory.search if listed_first else walker.search, report)
                     for page_id in walker.vanished + inventory.vanished:
                         self._fail(report, page_id, "deleted or restricted during the import")
@@ -580,6 +594,7 @@ class ConfluenceReader(BaseReader):
             cloud_id=self.cloud_id,
             transport=self.transport,
             max_concurrency=self.max_concurrency,
+            max_points_per_hour=self.max_points_per_hour,
             retry=self.retry,
             timeout=self.timeout,
             verify=self.verify,
@@ -687,6 +702,15 @@ def _listed_whole(request: LoadRequest, space_key: str) -> bool:
     """Attachments in bulk for a space imported whole, current pages only (CQL search lists
     the attachments of current pages)."""
     return request.statuses == ("current",) and request.imports_whole(space_key)
+
+
+def _countdown(bar: tqdm[Any]) -> Callable[[float, str], None]:
+    """Waits for Confluence (429, the points budget) shown on the progress bar, ticking down."""
+
+    def show(seconds_left: float, why: str) -> None:
+        bar.set_postfix_str(f"{why}: resuming in {seconds_left:.0f} s" if seconds_left else "")
+
+    return show
 
 
 @contextlib.contextmanager

@@ -38,6 +38,11 @@ class ImportReport:
     unknown_audiences: list[Failure] = field(default_factory=list)
     relabeled: int = 0  # pages whose audience changed, re-labelled without their bodies
     requests: int = 0
+    # Atlassian API points spent (quota.py): every object a listing returns counted (the reading
+    # to plan by), and the least by the other reading (a listing counts its kind once)
+    points: int = 0
+    points_min: int = 0
+    rate_limited: int = 0  # requests answered 429 (and sent again)
     seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
     logger: logging.Logger = field(default=logger, repr=False)  # the reader's `logger=`
 

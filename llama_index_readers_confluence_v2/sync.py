@@ -76,6 +76,7 @@ class SyncReport:
     kept: int = 0  # images and files already held unchanged, not downloaded again
     relabeled: int = 0  # pages whose audience changed, re-labelled without their bodies
     requests: int = 0
+    points: int = 0  # Atlassian API points spent (ImportReport.points)
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)
@@ -136,6 +137,7 @@ def sync(
     report.unchanged = import_report.unchanged
     report.kept = import_report.kept
     report.requests = import_report.requests
+    report.points = import_report.points
     report.failures = list(import_report.failures)
     report.skipped_images = list(import_report.skipped_images)
     report.skipped = list(import_report.skipped)
