@@ -651,6 +651,8 @@ class _V2Routes:
         if len(ids) > 250:
             raise ApiError(400, "At most 250 ids may be requested")
         space_ids = set(_multi(request, "space-id"))
+        if len(space_ids) > 100:  # the spec's maxItems
+            raise ApiError(400, "At most 100 space ids may be requested")
         statuses = self._statuses(request, {"current", "archived"}, PAGE_STATUSES)
         body_format = self._body_format(request, LIST_BODY_FORMATS)
         title = request.query_params.get("title")
@@ -789,6 +791,8 @@ class _V2Routes:
         if len(ids) > 250:
             raise ApiError(400, "At most 250 ids may be requested")
         space_ids = set(_multi(request, "space-id"))
+        if len(space_ids) > 100:  # the spec's maxItems
+            raise ApiError(400, "At most 100 space ids may be requested")
         if ids:
             wanted = sorted({int(i) for i in ids if i.isdigit()})
         else:

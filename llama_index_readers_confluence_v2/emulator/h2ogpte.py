@@ -68,6 +68,9 @@ class H2OGPTeEmulator:
                     self.update_collection_metadata,
                     methods=["PUT"],
                 ),
+                Route("/api/v1/collections/{cid}/metadata", self.collection_metadata),
+                Route("/api/v1/collections/{cid}/settings", self.collection_settings),
+                Route("/api/v1/collections/{cid}/chat_settings", self.collection_settings),
                 Route("/api/v1/collections/{cid}/documents", self.list_documents),
                 Route(
                     "/api/v1/collections/{cid}/documents/delete_job",
@@ -172,6 +175,18 @@ class H2OGPTeEmulator:
             return JSONResponse({"code": 404, "message": "collection not found"}, 404)
         collection["metadata"] = await request.json()
         return Response(status_code=204)
+
+    async def collection_metadata(self, request: Request) -> Response:
+        collection = self.collections.get(request.path_params["cid"])
+        if collection is None:
+            return JSONResponse({"code": 404, "message": "collection not found"}, 404)
+        return JSONResponse(collection.get("metadata") or {})
+
+    async def collection_settings(self, request: Request) -> Response:
+        """`get_collection` also asks for the collection's settings: none are emulated."""
+        if request.path_params["cid"] not in self.collections:
+            return JSONResponse({"code": 404, "message": "collection not found"}, 404)
+        return JSONResponse({})
 
     async def get_collection(self, request: Request) -> Response:
         collection_id = request.path_params["cid"]

@@ -110,6 +110,11 @@ class Attachment:
     data: bytes | None = None
     status: str = "current"
     comment: str = ""
+    modified_at: str = ""  # its latest version's time (created_at until a new version)
+
+    @property
+    def last_modified(self) -> str:
+        return self.modified_at or self.created_at
 
 
 @dataclass(slots=True)
@@ -410,6 +415,14 @@ class Site:
             page.title = title
         page.version += 1
         page.modified_at = self.tick()
+
+    def new_attachment_version(self, attachment_id: str, data: bytes) -> None:
+        """A new version of an attached file (its page's version does not change)."""
+        attachment = self.attachments[attachment_id]
+        attachment.data = data
+        attachment.file_size = 0
+        attachment.version += 1
+        attachment.modified_at = self.tick()
 
     def label_page(self, page_id: str, *labels: str) -> None:
         """Add labels to a page (as in Confluence, this does not bump its version)."""

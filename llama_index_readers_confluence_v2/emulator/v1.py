@@ -413,7 +413,7 @@ class V1Routes:
                 "title": attachment.title,
                 "label": [],
                 "container": page.id,
-                "lastmodified": attachment.created_at,
+                "lastmodified": attachment.last_modified,
                 "created": attachment.created_at,
             },
             container=True,
@@ -430,7 +430,7 @@ class V1Routes:
         if "container" in expand:
             result["container"] = {"id": page.id, "type": page.kind, "title": page.title}
         if "version" in expand:
-            result["version"] = {"number": attachment.version, "when": attachment.created_at}
+            result["version"] = {"number": attachment.version, "when": attachment.last_modified}
         return result
 
 

@@ -214,7 +214,7 @@ def attachment_json(attachment: Attachment, site: Site) -> dict[str, Any]:
         + quote(f"/{attachment.page_id}/{attachment.id}/{attachment.title}"),
         "downloadLink": download,
         "version": {
-            "createdAt": attachment.created_at,
+            "createdAt": attachment.last_modified,
             "message": "",
             "number": attachment.version,
             "minorEdit": False,
