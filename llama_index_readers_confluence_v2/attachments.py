@@ -57,7 +57,7 @@ from .images import (
     check_image,
     is_image_type,
 )
-from .listings import ContainerListings, cql_string, search_by_page
+from .listings import ContainerListings, container_id, cql_string, search_by_page
 from .markdown import ConvertedBody, ImageReference, attachment_url
 from .report import ImportReport
 from .tree import collection
@@ -186,13 +186,8 @@ async def space_attachments(
 def _from_search(raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """A v1 search hit in the v2 attachment shape the rest of this module reads, and its page."""
     extensions = raw.get("extensions") or {}
-    container = raw.get("container") or {}
-    page_id = container.get("id")
-    if page_id is None:  # not expanded: the container link still names it
-        link = str((raw.get("_expandable") or {}).get("container") or "")
-        page_id = link.rsplit("/", 1)[-1] or None
     media_type = extensions.get("mediaType") or (raw.get("metadata") or {}).get("mediaType")
-    page = None if page_id is None else str(page_id)
+    page = container_id(raw)
     return page, {
         "id": str(raw["id"]),
         "title": raw.get("title"),

@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -247,6 +248,13 @@ def browse(
     show_default=True,
     help="current, archived or current,archived.",
 )
+@click.option(
+    "--full-every",
+    type=click.FloatRange(min=0),
+    help="Days between full listings of a large space or site (they notice deletions and moves; "
+    "between them only changes are asked for). 0: every run. Default: every run under 5,000 "
+    "pages or with --permissions, else 7.",
+)
 @click.pass_obj
 @_clean_errors
 def ingest(
@@ -266,6 +274,7 @@ def ingest(
     base_url: str | None,
     credential_id: str | None,
     page_status: str,
+    full_every: float | None,
 ) -> None:
     """Import pages, spaces or sites (URLs, page ids or space keys), or labelled pages
     (--label); re-runs import only changes."""
@@ -306,7 +315,13 @@ def ingest(
     }
     target = _target(h2ogpte_address, collection_id, collection_path, split_by_audience)
     with _summary_reports_skips():
-        report = sync(reader, target, show_progress=sys.stderr.isatty(), **selection)
+        report = sync(
+            reader,
+            target,
+            show_progress=sys.stderr.isatty(),
+            full_every=None if full_every is None else timedelta(days=full_every),
+            **selection,
+        )
     where = (
         f"h2oGPTe collection {collection_id}"
         if h2ogpte_address
@@ -314,6 +329,8 @@ def ingest(
     )
     click.echo(f"Imported into {where}: {report.summary()}")
     click.echo(f"  {report.requests:,} API requests, {report.points:,} API points")
+    if not report.full_listing:
+        click.echo(f"  asked only for changes since {report.since} (no full listing due)")
     for failure in report.failures:
         click.echo(f"  failed page {failure.page_id}: {failure.reason}")
     for unknown in report.unknown_audiences:

@@ -21,7 +21,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -617,10 +617,11 @@ class ConfluenceClient(HttpSession):
                 yield item
 
     async def paginate_batches(
-        self, path: str, params: Params | None = None
-    ) -> AsyncIterator[list[Any]]:
+        self, path: str, params: Params | None = None, *, read_ahead: bool = True
+    ) -> AsyncGenerator[list[Any], None]:
         """The list one response at a time, following each `next` link as given; the next
-        response is already on its way while the caller works on this one."""
+        response is already on its way while the caller works on this one (unless not
+        `read_ahead`: for a caller that may stop early, a response it never reads costs points)."""
         seen: set[str] = set()
         pending = asyncio.ensure_future(self._api("GET", path, dict(params or {})))
         try:
@@ -635,10 +636,13 @@ class ConfluenceClient(HttpSession):
                             "stopped to avoid an endless loop (nothing after this point was listed)"
                         )
                     seen.add(following)
+                if following is not None and read_ahead:
                     pending = asyncio.ensure_future(self._api("GET", following, {}))
                 yield [item for item in results if isinstance(item, dict)]
                 if following is None or not results:
                     return
+                if not read_ahead:
+                    pending = asyncio.ensure_future(self._api("GET", following, {}))
         finally:
             if not pending.done():
                 pending.cancel()

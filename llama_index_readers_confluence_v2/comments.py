@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import ConfluenceClient
-from .listings import ContainerListings, cql_string, search_by_page
+from .listings import ContainerListings, container_id, cql_string, search_by_page
 
 EXPAND = (
     "body.storage,version,history,container,ancestors,"
@@ -43,7 +43,6 @@ def page_comment(raw: dict[str, Any]) -> tuple[str | None, PageComment]:
     author = history.get("createdBy") or (raw.get("version") or {}).get("by") or {}
     extensions = raw.get("extensions") or {}
     ancestors = [a for a in raw.get("ancestors") or [] if a.get("type", "comment") == "comment"]
-    container = (raw.get("container") or {}).get("id")
     comment = PageComment(
         id=str(raw["id"]),
         parent_id=str(ancestors[-1]["id"]) if ancestors else None,
@@ -55,7 +54,7 @@ def page_comment(raw: dict[str, Any]) -> tuple[str | None, PageComment]:
         selection=str((extensions.get("inlineProperties") or {}).get("originalSelection") or ""),
         resolution=str((extensions.get("resolution") or {}).get("status") or ""),
     )
-    return (None if container is None else str(container)), comment
+    return container_id(raw), comment
 
 
 async def space_comments(client: ConfluenceClient, space_key: str) -> dict[str, list[PageComment]]:

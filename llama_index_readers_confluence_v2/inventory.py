@@ -2,14 +2,17 @@
 
 A re-import lists the pages in scope with their versions (no bodies: 250 a request), compares
 each page's fingerprint (version and path) with what the target holds, fetches bodies only for
-the pages that changed (by id, 250 a request), and removes what left the scope.
+the pages that changed (by id, 250 a request), and removes what left the scope. Between full
+listings, `recent` lists only what may have changed since a watermark (recent.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .attachments import AttachmentListings, attachments_digest
@@ -17,11 +20,21 @@ from .audience import Audience
 from .comments import CommentListings, PageComment, comments_digest
 from .documents import BLOG, PATH_SEPARATOR, PageRecord
 from .permissions import Permissions
+from .recent import later, modified_at, touched_pages
 from .report import ImportReport
 from .selection import LoadRequest
 from .tree import ANY_STATUS, SiteTree, id_batches
-from .walk import SearchProgress, SpaceTarget, SubtreeTarget, Target, subtree_ids, targets
+from .walk import (
+    SearchProgress,
+    SpaceTarget,
+    SubtreeTarget,
+    Target,
+    selected_spaces,
+    subtree_ids,
+    targets,
+)
 
+MAX_SPACE_IDS = 100  # space ids a listing takes (the spec's maxItems)
 AUDIENCE_MARK = "\x1faudience:"  # no title or id holds a unit separator
 
 
@@ -45,6 +58,18 @@ def with_audience(content: str, audience: Audience | None) -> str:
 
 def content_part(stored: str) -> str:
     return stored.split(AUDIENCE_MARK, 1)[0]
+
+
+def _same_version(stored: str | None, raw: Mapping[str, Any]) -> bool:
+    """Whether a stored page was held at the version listed now."""
+    version = (raw.get("version") or {}).get("number")
+    return stored is not None and content_part(stored).partition("|")[0] == str(version)
+
+
+def holds_path(content: str, path: str) -> bool:
+    """Whether a fingerprint's content part (`fingerprint()`) was taken at `path`."""
+    _, _, rest = content.partition("|")
+    return rest == path or rest.startswith(path + "|")
 
 
 @dataclass(frozen=True)
@@ -78,11 +103,99 @@ class Inventory:
         self._spaces_of: dict[str, str] = {}
         self._kinds: dict[str, str] = {}  # blog posts; the rest are pages
         self.search = SearchProgress()
+        self.latest: datetime | None = None  # the newest edit listed (Confluence's clock)
 
     async def listing(self) -> list[Listed]:
+        """Every page of the selection, with its fingerprint."""
         ordered: list[str] = []
         async for target in targets(self.tree, self.request, bodies=False, search=self.search):
             ordered += await self._ids_of(target)
+        return await self._listed(ordered)
+
+    async def recent(self, since: datetime, known: Mapping[str, str]) -> list[Listed]:
+        """The pages of a space or site selection that may have changed since `since` (see
+        recent.py): edited ones, those whose attachments or comments changed, and those under
+        a page `known` held with another title or place."""
+        spaces = [
+            space
+            for selection in self.request.selections
+            async for space in selected_spaces(self.tree, selection, self.request)
+        ]
+        edited = await self._edited_since([s.id for s in spaces], since, "page")
+        if self.request.include_blog_posts:
+            edited += await self._edited_since([s.id for s in spaces], since, "blogpost")
+        touched: set[str] = set()
+        for space in spaces:
+            for content_type in self._extras_kinds():
+                touched |= await touched_pages(self.tree.client, content_type, space.key, since)
+        # the overlap with the last run comes again: the same version, nothing attached changed
+        fresh = [
+            raw
+            for raw in edited
+            if str(raw["id"]) in touched or not _same_version(known.get(str(raw["id"])), raw)
+        ]
+        self._note_all(fresh)  # kinds were noted by _edited_since
+        await self.tree.learn_ancestors_of([r for r in fresh if self._kind(str(r["id"])) == "page"])
+        ordered = [str(raw["id"]) for raw in fresh]
+        ordered += await self._hydrate(sorted(touched - set(ordered), key=int))
+        listed = await self._listed(ordered)
+        replaced = [item.id for item in listed if not self._same_place(known.get(item.id), item.id)]
+        below: list[str] = []
+        for page_id in replaced:
+            below += await self.tree.descendant_ids(page_id, "page", self.request.statuses)
+        taken = {item.id for item in listed}
+        held_below = [i for i in dict.fromkeys(below) if i in known and i not in taken]
+        return listed + await self._listed(await self._hydrate(held_below))
+
+    def _extras_kinds(self) -> list[str]:
+        kinds = ["attachment"] if self.request.include_attachments else []
+        return kinds + (["comment"] if self.request.include_comments else [])
+
+    async def _edited_since(
+        self, space_ids: list[str], since: datetime, kind: str
+    ) -> list[dict[str, Any]]:
+        """Pages (or blog posts) of these spaces edited at or after `since`, newest first: one
+        listing per 100 spaces, stopped at the first older one."""
+        statuses = self.request.blog_statuses if kind == "blogpost" else self.request.statuses
+        recent: list[dict[str, Any]] = []
+        for start in range(0, len(space_ids), MAX_SPACE_IDS):
+            listing = self.tree.pages_by_edit(
+                space_ids[start : start + MAX_SPACE_IDS], statuses, kind
+            )
+            async with aclosing(listing):
+                async for batch in listing:
+                    for raw in batch:
+                        self._note_latest(raw)
+                    fresh = [raw for raw in batch if (modified_at(raw) or since) >= since]
+                    recent += fresh
+                    if len(fresh) < len(batch):
+                        break
+        for raw in recent:
+            self.tree.remember(raw, kind)
+            if kind != "page":
+                self._kinds[str(raw["id"])] = kind
+        return recent
+
+    async def _hydrate(self, page_ids: list[str]) -> list[str]:
+        """Pages (then blog posts) by id, bodiless, noted as listed; what is neither is left
+        out (deleted since: the next full listing removes it)."""
+        found = await self.tree.pages_by_id(page_ids, self.request.statuses, bodies=False)
+        self._note_all(found.values())
+        await self.tree.learn_ancestors_of(list(found.values()))
+        rest = [i for i in page_ids if i not in found]
+        if rest and self.request.include_blog_posts:
+            posts = await self.tree.pages_by_id(
+                rest, self.request.blog_statuses, bodies=False, kind="blogpost"
+            )
+            self._note_all(posts.values(), "blogpost")
+        return [i for i in page_ids if i in self._spaces_of]
+
+    def _same_place(self, stored: str | None, page_id: str) -> bool:
+        """Whether a stored page was held at the title and place it has now (new pages: yes,
+        nothing is held under them)."""
+        return stored is None or holds_path(content_part(stored), self._path(page_id))
+
+    async def _listed(self, ordered: list[str]) -> list[Listed]:
         unique = [i for i in dict.fromkeys(ordered) if i in self._spaces_of]
         for space_id in {self._spaces_of[i] for i in unique}:
             await self.tree.space_by_id(space_id)
@@ -147,14 +260,16 @@ class Inventory:
         }
 
     def _fingerprint(self, page_id: str, files: str) -> str:
+        return fingerprint(self._versions.get(page_id), self._path(page_id), files)
+
+    def _path(self, page_id: str) -> str:
         node = self.tree.nodes[page_id]
         space = self.tree.spaces[self._spaces_of[page_id]]
         if self._kind(page_id) == "blogpost":
             above = [BLOG]
         else:
             above = [ancestor.title for ancestor in self.tree.ancestors_of(page_id)]
-        titles = [space.name, *above, node.title]
-        return fingerprint(self._versions.get(page_id), PATH_SEPARATOR.join(titles), files)
+        return PATH_SEPARATOR.join([space.name, *above, node.title])
 
     async def _ids_of(self, target: Target) -> list[str]:
         if isinstance(target, SpaceTarget):
@@ -180,8 +295,12 @@ class Inventory:
         depth = {str(raw["id"]): len(self.tree.ancestors_of(str(raw["id"]))) for raw in listed}
         return sorted(depth, key=lambda page_id: (depth[page_id], int(page_id)))
 
+    def _note_latest(self, raw: Mapping[str, Any]) -> None:
+        self.latest = later(self.latest, modified_at(raw))
+
     def _note_all(self, pages: Any, kind: str = "page") -> None:
         for raw in pages:
+            self._note_latest(raw)
             page_id = str(raw["id"])
             self._versions[page_id] = (raw.get("version") or {}).get("number")
             self._spaces_of[page_id] = str(raw["spaceId"])

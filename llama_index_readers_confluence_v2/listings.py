@@ -92,6 +92,15 @@ async def search_by_page(
     return by_page
 
 
+def container_id(hit: dict[str, Any]) -> str | None:
+    """The page (or blog post) a v1 search hit of an attachment or comment belongs to."""
+    found = (hit.get("container") or {}).get("id")
+    if found is None:  # not expanded: the container link still names it
+        link = str((hit.get("_expandable") or {}).get("container") or "")
+        found = link.rsplit("/", 1)[-1] or None
+    return None if found is None else str(found)
+
+
 def cql_string(value: str) -> str:
     """A value as a CQL string literal."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -17,6 +17,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -80,6 +81,7 @@ from .markdown import (
 )
 from .people import People
 from .permissions import Permissions, viewer_of
+from .recent import listed_by_space, parse_time
 from .report import Change, ImportReport, PageRelabel, PageRemoval, PageUnchanged, PageUpsert
 from .selection import LoadRequest, parse_request, statuses
 from .selection import attachment_filter as selection_attachment_filter
@@ -296,6 +298,7 @@ class ConfluenceReader(BaseReader):
         known_attachments: Mapping[str, str] | None = None,
         original_files: Iterable[str] = (),
         relabel: bool = False,
+        since: str | None = None,
         **selection: Any,
     ) -> AsyncIterator[Change]:
         """What changed since a target stored `known` ({page id: fingerprint}) for this selection.
@@ -309,10 +312,23 @@ class ConfluenceReader(BaseReader):
         `original_files` (".pdf", ...) are handed over in `PageUpsert.originals`, not parsed.
         With `include_permissions` and `relabel`, a page whose audience alone changed comes as
         `PageRelabel` (its new permission metadata, no body fetched); without `relabel`, as an
-        upsert.
+        upsert. With `since` (an ISO time on Confluence's clock, a previous run's
+        `last_report.latest_edit` less an overlap; whole spaces or the site only), only what may
+        have changed since is listed (recent.py), and nothing is removed.
         """
         request = self.request(**selection)
-        held = Held(known, known_attachments or {}, frozenset(original_files), relabel)
+        if since is not None and not listed_by_space(request):
+            raise BadArgumentError(
+                "since= covers whole spaces and the site only; list other selections in full "
+                "(leave since out)"
+            )
+        held = Held(
+            known,
+            known_attachments or {},
+            frozenset(original_files),
+            relabel,
+            None if since is None or not known else parse_time(since),
+        )
         async for change in self._changes(held, request, report or ImportReport()):
             yield change
 
@@ -327,10 +343,17 @@ class ConfluenceReader(BaseReader):
                 client.pacer.on_wait = _countdown(progress)
                 tree = SiteTree(client)
                 walker = Walker(tree, request)
-                listings = AttachmentListings(client, lambda key: _listed_whole(request, key))
-                comments = CommentListings(client, lambda key: _listed_whole(request, key))
+
+                # a space's extras in bulk only when all its pages are listed
+                def whole(key: str) -> bool:
+                    return held.since is None and _listed_whole(request, key)
+
+                listings = AttachmentListings(client, whole)
+                comments = CommentListings(client, whole)
                 permissions = (
-                    Permissions(client, request.imports_whole)
+                    Permissions(
+                        client, lambda key: held.since is None and request.imports_whole(key)
+                    )
                     if request.include_permissions
                     else None
                 )
@@ -364,6 +387,7 @@ class ConfluenceReader(BaseReader):
                     report.requests = client.requests_made
                     report.points, report.points_min = client.points.each, client.points.once
                     report.rate_limited = client.points.refused
+                    report.latest_edit = inventory.latest or walker.latest
                     self._end_search(inventory.search if listed_first else walker.search, report)
                     for page_id in walker.vanished + inventory.vanished:
                         self._fail(report, page_id, "deleted or restricted during the import")
@@ -389,7 +413,10 @@ class ConfluenceReader(BaseReader):
         """The selection listed without bodies first: pages unchanged since the target stored
         them (`held`) are not fetched, nor pages process_document_callback leaves out."""
         known = held.pages
-        listed = await inventory.listing()
+        if held.since is None:
+            listed = await inventory.listing()
+        else:
+            listed = await inventory.recent(held.since, known)
         changed = []
         for item in listed:
             stored = known.get(item.id)
@@ -406,6 +433,8 @@ class ConfluenceReader(BaseReader):
         records = inventory.records(changed)
         async for change in self._upserts(extras, records, held, request, report):
             yield change
+        if held.since is not None:  # only what changed was listed: the rest is unknown
+            return
         for page_id in sorted(set(known) - {item.id for item in listed}, key=int):
             yield PageRemoval(page_id)
 
@@ -655,6 +684,7 @@ class Held:
     attachments: Mapping[str, str] = dataclasses.field(default_factory=dict)
     original_files: frozenset[str] = frozenset()
     relabel: bool = False  # the target re-labels documents in place
+    since: datetime | None = None  # list only what changed since (recent.py)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,19 +4,23 @@ A target (`LocalCollection`, `H2OGPTeCollection`, or anything with the same four
 remembers, per selection ("scope"), each page's fingerprint. A re-run lists the selection
 without bodies, fetches bodies only for new and changed pages, replaces those documents and
 their images, and removes pages that left the selection. Writes are per page, so an interrupted
-run resumes where it stopped.
+run resumes where it stopped. Between full listings, a target that keeps a checkpoint is synced
+by what changed since the last run (recent.py).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol, cast
 
 from llama_index.core.schema import Document
 
 from .bridge import iterate_sync
 from .reader import ConfluenceReader
+from .recent import Checkpoint, full_listing_due, next_since
 from .report import Failure, ImportReport, PageRelabel, PageRemoval, PageUpsert
 
 
@@ -41,6 +45,15 @@ class RelabellingTarget(SyncTarget, Protocol):
     def relabel(
         self, scope: str, page_id: str, metadata: Mapping[str, Any], fingerprint: str
     ) -> None: ...
+
+
+class CheckpointTarget(SyncTarget, Protocol):
+    """A target that keeps a checkpoint per scope (text: `recent.Checkpoint`): between full
+    listings a sync then asks only for what changed since the last run."""
+
+    def checkpoint(self, scope: str) -> str | None: ...
+
+    def save_checkpoint(self, scope: str, checkpoint: str) -> None: ...
 
 
 class AttachmentAwareTarget(SyncTarget, Protocol):
@@ -77,6 +90,8 @@ class SyncReport:
     relabeled: int = 0  # pages whose audience changed, re-labelled without their bodies
     requests: int = 0
     points: int = 0  # Atlassian API points spent (ImportReport.points)
+    full_listing: bool = True  # False: only what changed since `since` was listed
+    since: str | None = None
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)
@@ -94,18 +109,36 @@ class SyncReport:
 
 
 def sync(
-    reader: ConfluenceReader, target: SyncTarget, *, show_progress: bool = False, **selection: Any
+    reader: ConfluenceReader,
+    target: SyncTarget,
+    *,
+    show_progress: bool = False,
+    full_every: timedelta | None = None,
+    **selection: Any,
 ) -> SyncReport:
-    """Bring `target` up to date with the selection; returns what was added, updated, deleted."""
+    """Bring `target` up to date with the selection; returns what was added, updated, deleted.
+
+    A target that keeps checkpoints (`LocalCollection`, `H2OGPTeCollection`) is synced by what
+    changed since the last run, for whole spaces and sites, with a full listing (which notices
+    deletions, moves and audience changes) when the last one is `full_every` old. By default
+    (None) that is every run for selections under 5,000 pages or with `include_permissions`,
+    else 7 days (see recent.py); `timedelta(0)` lists in full every run."""
     request = reader.request(show_progress=show_progress, **selection)  # fails before any write
     scope, description = request.scope(reader.base_url)
     known = target.known(scope)
+    keeper = cast(CheckpointTarget, target) if _keeps_checkpoints(target) else None
+    checkpoint = Checkpoint.from_json(keeper.checkpoint(scope)) if keeper else None
+    started = time.time()
+    full = not known or full_listing_due(
+        checkpoint, request, held=len(known), now=started, every=full_every
+    )
+    since = None if full or checkpoint is None else checkpoint.since
     aware = cast(AttachmentAwareTarget, target) if _is_aware(target) else None
     known_files = aware.known_attachments(scope) if aware else {}
     originals = aware.original_files if aware else frozenset()
     relabelling = cast(RelabellingTarget, target) if hasattr(target, "relabel") else None
     target.begin(scope, description)
-    report = SyncReport()
+    report = SyncReport(full_listing=full, since=since)
     import_report = ImportReport()
     changes = iterate_sync(
         lambda: reader.achanges(
@@ -114,6 +147,7 @@ def sync(
             known_attachments=known_files,
             original_files=originals,
             relabel=relabelling is not None,
+            since=since,
             show_progress=show_progress,
             **selection,
         )
@@ -134,7 +168,18 @@ def sync(
             target.remove(scope, change.page_id)
             report.deleted += 1
     target.finish()
+    if keeper is not None and not import_report.failures:  # a failed page is looked at again
+        previous = checkpoint.since if checkpoint else None
+        keeper.save_checkpoint(
+            scope,
+            Checkpoint(
+                next_since(previous, import_report.latest_edit, time.time() - started),
+                started if full or checkpoint is None else checkpoint.full_at,
+            ).to_json(),
+        )
     report.unchanged = import_report.unchanged
+    if not full:  # what was not listed is held unchanged
+        report.unchanged = len(known) - report.updated - report.relabeled
     report.kept = import_report.kept
     report.requests = import_report.requests
     report.points = import_report.points
@@ -143,6 +188,10 @@ def sync(
     report.skipped = list(import_report.skipped)
     report.unknown_audiences = list(import_report.unknown_audiences)
     return report
+
+
+def _keeps_checkpoints(target: SyncTarget) -> bool:
+    return hasattr(target, "checkpoint") and hasattr(target, "save_checkpoint")
 
 
 def _is_aware(target: SyncTarget) -> bool:

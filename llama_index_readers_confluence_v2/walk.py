@@ -17,10 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .documents import PageRecord, SpaceInfo
 from .errors import NotFoundError
+from .recent import edit_time, later
 from .selection import LoadRequest
 from .tree import ANY_STATUS, CQL_PAGE, Labels, SiteTree, id_batches
 from .urls import (
@@ -163,17 +165,24 @@ async def _space_targets(
                 yield PagesTarget(batch, "blogpost")
 
 
+async def selected_spaces(
+    tree: SiteTree, selection: Selection, request: LoadRequest
+) -> AsyncIterator[SpaceInfo]:
+    """The spaces a site or space selection imports whole (none for other selections)."""
+    if isinstance(selection, InstanceSelection):
+        async for space in tree.list_spaces(request.include_personal_spaces, request.space_filter):
+            yield space
+    elif isinstance(selection, SpaceSelection):
+        yield await tree.space_by_key(selection.space_key)
+
+
 async def _targets_of(
     tree: SiteTree, request: LoadRequest, selection: Selection, bodies: bool
 ) -> AsyncIterator[Target]:
-    if isinstance(selection, InstanceSelection):
-        async for space in tree.list_spaces(request.include_personal_spaces, request.space_filter):
+    if isinstance(selection, (InstanceSelection, SpaceSelection)):
+        async for space in selected_spaces(tree, selection, request):
             async for target in _space_targets(tree, request, space, bodies):
                 yield target
-    elif isinstance(selection, SpaceSelection):
-        space = await tree.space_by_key(selection.space_key)
-        async for target in _space_targets(tree, request, space, bodies):
-            yield target
     elif isinstance(selection, TitleSelection):
         page_id = await tree.page_id_by_title(selection.space_key, selection.title)
         async for target in _page_targets(tree, request, [page_id], bodies):
@@ -258,12 +267,14 @@ class Walker:
         self.yielded: set[str] = set()
         self.vanished: list[str] = []
         self.search = SearchProgress()
+        self.latest: datetime | None = None  # the newest edit walked (Confluence's clock)
 
     async def records(self) -> AsyncIterator[PageRecord]:
         async for target in targets(self.tree, self.request, bodies=True, search=self.search):
             async for record in self._records_of(target):
                 if record.id not in self.yielded:
                     self.yielded.add(record.id)
+                    self.latest = later(self.latest, edit_time(record.last_modified))
                     yield record
 
     def _records_of(self, target: Target) -> AsyncIterator[PageRecord]:

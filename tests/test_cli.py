@@ -100,6 +100,23 @@ def test_ingest_then_re_ingest_then_search(
     )
 
 
+def test_a_re_ingest_between_full_listings_asks_only_for_changes(
+    served: Emulator, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    target = str(tmp_path / "wiki.sqlite")
+    space = f"{served.base_url}/spaces/DOCS"
+    first = run(["ingest", space, "--to", target, "--full-every", "7"], env)
+    changed = next(c for c in served.site.contents.values() if c.title == "Big Id Page")
+    served.site.edit_page(changed.id, body="<p>Now about the axolotl.</p>")
+    second = run(["ingest", space, "--to", target, "--full-every", "7"], env)
+    found = run(["search", target, "axolotl"], env)
+    assert first.exit_code == 0 and "asked only for changes" not in first.output, first.output
+    assert second.exit_code == 0, second.output
+    assert re.search(r"0 added, 1 updated, 0 deleted, [1-9]\d* unchanged", second.output)
+    assert "asked only for changes since 2026-" in second.output
+    assert "Big Id Page" in found.output
+
+
 def test_ingest_into_h2ogpte(served: Emulator, env: dict[str, str | None]) -> None:
     import h2ogpte
 

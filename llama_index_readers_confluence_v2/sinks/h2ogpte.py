@@ -31,6 +31,7 @@ INSTALL_HINT = "the h2oGPTe adapter needs the h2ogpte client: pip install 'llama
 PAGE_KEYS = ("page_id", "title", "path", "space_key", "version", "url", "last_modified", "labels")
 SPLIT_KEY = "confluence_audience_split"  # marks the collections an AudienceCollections made
 CONFLICT = "conflict"
+CHECKPOINTS_KEY = "confluence_checkpoints"  # collection metadata: {scope: checkpoint}
 
 
 def require_h2ogpte() -> Any:
@@ -118,6 +119,24 @@ class H2OGPTeCollection:
 
     def begin(self, scope: str, description: str) -> None:
         self._scope = scope
+
+    def checkpoint(self, scope: str) -> str | None:
+        """Kept in the collection's metadata, one per scope."""
+        held = self._collection_metadata().get(CHECKPOINTS_KEY) or {}
+        found = held.get(scope) if isinstance(held, dict) else None
+        return None if found is None else str(found)
+
+    def save_checkpoint(self, scope: str, checkpoint: str) -> None:
+        metadata = self._collection_metadata()
+        held = metadata.get(CHECKPOINTS_KEY)
+        checkpoints = {**(held if isinstance(held, dict) else {}), scope: checkpoint}
+        self.client.update_collection_metadata(
+            self.collection_id, {**metadata, CHECKPOINTS_KEY: checkpoints}
+        )
+
+    def _collection_metadata(self) -> dict[str, Any]:
+        collection = self.client.get_collection(self.collection_id)
+        return dict(getattr(collection, "metadata_dict", None) or {})
 
     def upsert(
         self,

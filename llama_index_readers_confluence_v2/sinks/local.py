@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS scopes (
     scope TEXT PRIMARY KEY,
     description TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS checkpoints (        -- where the next sync of a scope starts from
+    scope TEXT PRIMARY KEY,
+    checkpoint TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(
     page_id UNINDEXED, title, path, text, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -121,6 +125,15 @@ class LocalCollection:
 
     def begin(self, scope: str, description: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO scopes VALUES (?, ?)", (scope, description))
+
+    def checkpoint(self, scope: str) -> str | None:
+        row = self._db.execute(
+            "SELECT checkpoint FROM checkpoints WHERE scope = ?", (scope,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_checkpoint(self, scope: str, checkpoint: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (scope, checkpoint))
 
     def upsert(
         self,
