@@ -104,6 +104,7 @@ class Inventory:
         self._kinds: dict[str, str] = {}  # blog posts; the rest are pages
         self.search = SearchProgress()
         self.latest: datetime | None = None  # the newest edit listed (Confluence's clock)
+        self._changes_only = False  # `recent` listed: a few pages of large spaces
 
     async def listing(self) -> list[Listed]:
         """Every page of the selection, with its fingerprint."""
@@ -116,6 +117,7 @@ class Inventory:
         """The pages of a space or site selection that may have changed since `since` (see
         recent.py): edited ones, those whose attachments or comments changed, and those under
         a page `known` held with another title or place."""
+        self._changes_only = True
         spaces = [
             space
             for selection in self.request.selections
@@ -238,7 +240,7 @@ class Inventory:
         keys = [self.tree.spaces[self._spaces_of[i]].key for i in page_ids]
         found = await asyncio.gather(
             *(
-                self.comments.of_page(i, key, self._kind(i))
+                self.comments.of_page(i, key, self._kind(i), keep=True)
                 for i, key in zip(page_ids, keys, strict=True)
             )
         )
@@ -251,7 +253,7 @@ class Inventory:
         keys = [self.tree.spaces[self._spaces_of[i]].key for i in page_ids]
         listings = await asyncio.gather(
             *(
-                self.listings.of_page(i, key, self._kind(i))
+                self.listings.of_page(i, key, self._kind(i), keep=True)
                 for i, key in zip(page_ids, keys, strict=True)
             )
         )
@@ -315,7 +317,11 @@ class Inventory:
         for kind in ("page", "blogpost"):
             of_kind = [item for item in wanted if self._kind(item.id) == kind]
             pairs = [(item.space_id, item.id) for item in of_kind]
-            labels = await self.tree.labels_of_pages(pairs, kind) if of_kind else {}
+            labels = (
+                await self.tree.labels_of_pages(pairs, kind, by_page=self._changes_only)
+                if of_kind
+                else {}
+            )
             for batch in id_batches(item.id for item in of_kind):
                 bodies = await self.tree.pages_by_id(batch, ANY_STATUS, bodies=True, kind=kind)
                 for page_id in batch:

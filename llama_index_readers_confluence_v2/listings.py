@@ -45,15 +45,26 @@ class ContainerListings(Generic[T]):
         self.by_page = by_page
         self.what = what
         self._searches: dict[str, asyncio.Task[dict[str, list[T]] | None]] = {}
+        self._kept: dict[tuple[str, str], list[T]] = {}
         self._search_refused = False
 
     def prefetch(self, space_key: str) -> None:
         if self.whole_spaces(space_key) and space_key not in self._searches:
             self._searches[space_key] = asyncio.ensure_future(self._search(space_key))
 
-    async def of_page(self, page_id: str, space_key: str, kind: str = "page") -> list[T]:
+    async def of_page(
+        self, page_id: str, space_key: str, kind: str = "page", *, keep: bool = False
+    ) -> list[T]:
+        """A page's items. With `keep`, a page's own listing is kept for the next call for that
+        page (a sync lists a changed page's items, then imports it), and dropped by that call."""
+        held = self._kept.pop((page_id, kind), None)
+        if held is not None:
+            return held
         if not self.whole_spaces(space_key) or self._search_refused:
-            return await self.by_page(self.client, page_id, kind)
+            listed = await self.by_page(self.client, page_id, kind)
+            if keep:
+                self._kept[page_id, kind] = listed
+            return listed
         self.prefetch(space_key)
         found = await asyncio.shield(self._searches[space_key])
         if found is None or (page_id not in found and not self.absent_means_empty):

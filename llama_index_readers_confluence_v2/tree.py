@@ -430,21 +430,27 @@ class SiteTree:
             self._space_labels[space.id, kind] = await self._pages_by_label(space, labels, kind)
         return self._space_labels[space.id, kind]
 
-    async def labels_for(self, space: SpaceInfo, page_ids: list[str], kind: str = "page") -> Labels:
+    async def labels_for(
+        self, space: SpaceInfo, page_ids: list[str], kind: str = "page", *, by_page: bool = False
+    ) -> Labels:
         """Labels of some pages (or blog posts) of a space, by whichever costs fewer requests:
-        one request per page, or the space's labels in use and one request per label."""
+        one request per page, or the space's labels in use and one request per label. With
+        `by_page` (a few pages of a large space: a label's listing returns every page of the
+        space carrying it, a point each), one request per page."""
         if (space.id, kind) in self._space_labels:
             return self._space_labels[space.id, kind]
         if len(page_ids) == 1:
             return {page_ids[0]: await self._labels_of_page(page_ids[0], kind)}
-        labels = await self._labels_in_use(space)
-        if len(labels) >= len(page_ids):
+        if by_page or len(await self._labels_in_use(space)) >= len(page_ids):
             found = await asyncio.gather(*(self._labels_of_page(i, kind) for i in page_ids))
             return dict(zip(page_ids, found, strict=True))
+        labels = await self._labels_in_use(space)
         self._space_labels[space.id, kind] = await self._pages_by_label(space, labels, kind)
         return self._space_labels[space.id, kind]
 
-    async def labels_of_pages(self, pages: list[tuple[str, str]], kind: str = "page") -> Labels:
+    async def labels_of_pages(
+        self, pages: list[tuple[str, str]], kind: str = "page", *, by_page: bool = False
+    ) -> Labels:
         """Labels of (space id, page id) pairs, space by space (see `labels_for`)."""
         by_space: dict[str, list[str]] = {}
         for space_id, page_id in pages:
@@ -452,7 +458,7 @@ class SiteTree:
         labels: Labels = {}
         for space_id, page_ids in by_space.items():
             space = await self.space_by_id(space_id)
-            labels.update(await self.labels_for(space, page_ids, kind))
+            labels.update(await self.labels_for(space, page_ids, kind, by_page=by_page))
         return labels
 
     async def _labels_in_use(self, space: SpaceInfo) -> list[dict[str, Any]]:

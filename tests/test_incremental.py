@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from datetime import timedelta
@@ -47,6 +48,14 @@ def stored_paths(collection: Path) -> dict[str, str]:
         return dict(db.execute("SELECT id, path FROM documents WHERE kind = 'page'").fetchall())
 
 
+def stored_metadata(collection: Path, document_id: str) -> dict[str, object]:
+    with sqlite3.connect(collection) as db:
+        (metadata,) = db.execute(
+            "SELECT metadata FROM documents WHERE id = ?", (document_id,)
+        ).fetchone()
+    return dict(json.loads(metadata))
+
+
 def test_a_sync_between_full_listings_asks_only_for_what_changed(tmp_path: Path) -> None:
     emulator = wide_space(600)
     site = emulator.site
@@ -54,6 +63,8 @@ def test_a_sync_between_full_listings_asks_only_for_what_changed(tmp_path: Path)
     space = site.spaces[pages[0].space_id]
     for page in pages[100:110]:
         site.add_attachment(page, f"notes-{page.id}.txt", "text/plain", "plain", b"first notes")
+    for page in pages[290:310]:
+        site.label_page(page.id, "runbook")
     reader = make_reader(emulator)
     options = {"space_key": "BIG", "include_attachments": True, "include_comments": True}
     path = tmp_path / "wiki.sqlite"
@@ -85,6 +96,7 @@ def test_a_sync_between_full_listings_asks_only_for_what_changed(tmp_path: Path)
         assert [h.page_id for h in collection.search("zebra crossing")] == [edited.id]
         assert {h.page_id for h in collection.search("quokka")} == {new.id, attachment_id}
         assert [h.page_id for h in collection.search("wombat")] == [discussed.id]
+        assert stored_metadata(path, edited.id)["labels"] == "runbook"  # still labelled
         paths = stored_paths(path)
         assert all("Renamed shelf" in paths[child] for child in children)
         space_listings = [e for e in emulator.log if e.path.endswith(f"/spaces/{space.id}/pages")]
@@ -122,9 +134,10 @@ def test_a_daily_sync_of_a_large_space_costs_points_in_proportion_to_the_change(
         assert (daily.updated, daily.added, daily.deleted) == (50, 0, 0)
         assert body_requests(emulator) == {p.id for p in edited}
         # the listing down to the watermark (at most one response of 250 beyond it), the 50
-        # bodies and the ancestors they bring: a few points per changed page, none per page held
-        assert daily.points <= 250 + 50 * 5, daily.points
-        assert daily.points * 10 < listing_points
+        # bodies, their labels (a request each) and the ancestors they bring: a few points per
+        # changed page, none per page held
+        assert daily.points <= 250 + 50 * 6, daily.points
+        assert daily.points * 8 < listing_points
 
 
 def test_a_run_that_fails_leaves_the_watermark_where_it_was(tmp_path: Path) -> None:
