@@ -163,6 +163,7 @@ class Site:
         self.bytes_factory: Callable[[Attachment], bytes] = lambda attachment: b""
         self._next_id = 65536
         self._clock = 0
+        self.minutes_per_edit = 1  # how far the clock moves at each edit
 
     # ---- ids and time -------------------------------------------------------------------------
 
@@ -171,8 +172,13 @@ class Site:
         return str(self._next_id)
 
     def tick(self) -> str:
-        self._clock += 1
+        self._clock += self.minutes_per_edit
         return timestamp(self._clock)
+
+    def let_time_pass(self, minutes: int) -> None:
+        """Move the clock of edits on (each edit takes `minutes_per_edit`): later edits are that much
+        later, as on a site where people stop writing for a while."""
+        self._clock += max(0, minutes)
 
     # ---- building -----------------------------------------------------------------------------
 
