@@ -333,7 +333,17 @@ def write_results(
         "The incumbent's attachment handling OCRs images and PDFs; this machine has no tesseract or poppler, so its "
         "OCR steps failed fast and were skipped, which makes its figures better than they would be with OCR.",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + _kept_sections(path))
+
+
+def _kept_sections(path: Path) -> str:
+    """The sections other scripts write into RESULTS.md (estate.py's), kept as they were."""
+    from estate import BEGIN, END
+
+    text = path.read_text() if path.exists() else ""
+    if BEGIN not in text or END not in text:
+        return ""
+    return "\n" + BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
 
 
 if __name__ == "__main__":
