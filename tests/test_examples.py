@@ -16,6 +16,7 @@ EXPECTED = {
     "push_to_h2ogpte.py": ": 0 added, 0 updated, 0 deleted",
     "incremental_resync.py": "second run: 1 added",
     "permission_aware_query.py": "bob: answered from 6 pages, 0 of them restricted",
+    "ingestion_pipeline.py": "after one page changed: 1 nodes;",
 }
 
 
