@@ -282,6 +282,7 @@ class HttpSession:
         except (httpx.TransportError, ConnectionError) as exc:
             return self._transport_verdict(request, exc, attempt)
         signal = quota_signal(response.headers, time.time())
+        self._note_coming_limits(response)
         if response.status_code not in RETRY_STATUSES:
             self.pacer.observe(signal)
             self.pacer.succeeded()
@@ -320,6 +321,21 @@ class HttpSession:
         cost = cost_of(method, path, objects)
         self.points.add(cost)
         self.pacer.spent(cost.each)
+
+    def _note_coming_limits(self, response: httpx.Response) -> None:
+        """Atlassian's `Beta-` headers: this request would have breached a limit not enforced
+        yet. Counted (`last_report.rate_limit_warnings`) and logged once a run."""
+        coming = quota_signal(response.headers, time.time(), beta=True)
+        if coming is None or not (coming.near or coming.quota_reason or coming.remaining == 0):
+            return
+        if not self.points.warned:
+            logger.warning(
+                "Confluence warns that this run would exceed a rate limit it will enforce "
+                "(%s%s left); max_points_per_hour=... keeps a run under it",
+                "" if coming.remaining is None else f"{coming.remaining:.0f} points ",
+                "little" if coming.remaining is None else "",
+            )
+        self.points.warned += 1
 
     def _transport_verdict(self, request: httpx.Request, exc: Exception, attempt: int) -> _Again:
         where = f"{request.url.scheme}://{request.url.netloc.decode()}"

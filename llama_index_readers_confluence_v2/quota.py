@@ -88,6 +88,7 @@ class PointsCount:
     each: int = 0
     once: int = 0
     refused: int = 0  # requests answered 429 (counted as 1 point each, to be safe)
+    warned: int = 0  # answers whose Beta- headers said a coming limit would be breached
 
     def add(self, cost: Cost) -> None:
         self.each += cost.each
@@ -126,20 +127,24 @@ def structured(value: str | None) -> dict[str, float]:
     return {name: float(number) for name, number in _PARAM.findall(first)}
 
 
-def quota_signal(headers: Mapping[str, str], now: float) -> QuotaSignal | None:
-    """The enforced headers (`RateLimit`, `RateLimit-Policy`, `X-RateLimit-*`); the `Beta-`
-    ones announce limits not yet enforced, so they are not acted on."""
-    policy = structured(headers.get("ratelimit-policy"))
-    state = structured(headers.get("ratelimit"))
-    limit = _number(headers.get("x-ratelimit-limit")) or policy.get("q")
-    remaining = _number(headers.get("x-ratelimit-remaining"))
+def quota_signal(
+    headers: Mapping[str, str], now: float, *, beta: bool = False
+) -> QuotaSignal | None:
+    """The enforced headers (`RateLimit`, `RateLimit-Policy`, `X-RateLimit-*`), or with `beta`
+    their `Beta-` forms, which Atlassian sends when a request would have breached limits it does
+    not enforce yet: those are reported, not acted on."""
+    plain, extended = ("beta-", "x-beta-") if beta else ("", "x-")
+    policy = structured(headers.get(f"{plain}ratelimit-policy"))
+    state = structured(headers.get(f"{plain}ratelimit"))
+    limit = _number(headers.get(f"{extended}ratelimit-limit")) or policy.get("q")
+    remaining = _number(headers.get(f"{extended}ratelimit-remaining"))
     if remaining is None:
         remaining = state.get("r")
     reset_in = state.get("t")
     if reset_in is None:
-        reset_in = _seconds_until(headers.get("x-ratelimit-reset"), now)
-    near = headers.get("x-ratelimit-nearlimit", "").strip().lower() == "true"
-    reason = headers.get("ratelimit-reason")
+        reset_in = _seconds_until(headers.get(f"{extended}ratelimit-reset"), now)
+    near = headers.get(f"{extended}ratelimit-nearlimit", "").strip().lower() == "true"
+    reason = headers.get(f"{extended}ratelimit-reason" if beta else "ratelimit-reason")
     quota_reason = reason if reason and "quota" in reason else None
     if limit is None and remaining is None and reset_in is None and not near and not reason:
         return None

@@ -387,6 +387,7 @@ class ConfluenceReader(BaseReader):
                     report.requests = client.requests_made
                     report.points, report.points_min = client.points.each, client.points.once
                     report.rate_limited = client.points.refused
+                    report.rate_limit_warnings = client.points.warned
                     report.latest_edit = inventory.latest or walker.latest
                     self._end_search(inventory.search if listed_first else walker.search, report)
                     for page_id in walker.vanished + inventory.vanished:

@@ -44,6 +44,7 @@ class ImportReport:
     points: int = 0
     points_min: int = 0
     rate_limited: int = 0  # requests answered 429 (and sent again)
+    rate_limit_warnings: int = 0  # answers saying a limit not yet enforced would be breached
     latest_edit: datetime | None = None  # the newest edit listed, on Confluence's clock
     seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
     logger: logging.Logger = field(default=logger, repr=False)  # the reader's `logger=`

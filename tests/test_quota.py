@@ -149,3 +149,18 @@ def test_a_budget_below_what_any_run_needs_is_refused_with_the_fix() -> None:
     emulator = Emulator(pages=5)
     with pytest.raises(Exception, match="max_points_per_hour must be a number of at least 100"):
         make_reader(emulator, max_points_per_hour=10)
+
+
+def test_a_quota_announced_but_not_enforced_is_reported_once_and_refuses_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator = Emulator(pages=60)
+    quota = emulator.points_quota(limit=40, enforced=False)  # Beta- headers: a limit coming
+    reader = oauth_reader(emulator)
+    with caplog.at_level("WARNING", logger="llama_index_readers_confluence_v2"):
+        documents = reader.load_data(space_key="DOCS")
+    assert {d.id_ for d in documents} == current_ids(emulator, "DOCS")
+    assert quota.total > 40 and not any(e.status == 429 for e in emulator.log)
+    assert reader.last_report.rate_limit_warnings > 0
+    warned = [r for r in caplog.records if "rate limit it will enforce" in r.getMessage()]
+    assert len(warned) == 1

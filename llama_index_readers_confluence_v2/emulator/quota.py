@@ -1,5 +1,8 @@
 """Atlassian's points quota for OAuth apps, as confluence-cloud-api.md §3 describes it.
 
+Not `enforced`, it is announced only: the headers come in their `Beta-` forms (as before
+enforcement began) and nothing is refused.
+
 A request costs 1 point, plus 1 per core object it reads (pages, spaces, attachments, ...) and 2
 per identity object (users, groups, permissions); writes cost 1. The quota is counted in windows
 that reset at the top of each UTC hour, with no carry-over, and once it is spent every request is
@@ -126,7 +129,21 @@ class PointsQuota:
         }
         if left < 0.2 * self.limit:
             headers["X-RateLimit-NearLimit"] = "true"
-        return headers
+        if self.enforced:
+            return headers
+        # announced, not enforced: the same in the Beta- forms, and what a refusal would say
+        announced = {
+            f"Beta-{k}" if k.startswith("Rate") else f"X-Beta-{k[2:]}": v
+            for k, v in headers.items()
+        }
+        if left == 0:
+            _, reason = POLICIES[self.pool]
+            announced |= {
+                "Beta-Retry-After": str(reset),
+                "X-Beta-RateLimit-Remaining": "0",
+                "X-Beta-RateLimit-Reason": reason,
+            }
+        return announced
 
     def refusal_headers(self) -> dict[str, str]:
         now = self.clock()

@@ -74,11 +74,17 @@ class Emulator:
         self.app.clock_offset += seconds
 
     def points_quota(
-        self, limit: int = 65_000, *, pool: str = "global", per_object: bool = True
+        self,
+        limit: int = 65_000,
+        *,
+        pool: str = "global",
+        per_object: bool = True,
+        enforced: bool = True,
     ) -> PointsQuota:
         """Count every API answer's points and refuse OAuth requests once the hour's `limit`
-        is spent, in windows on the emulator's clock (`advance` moves to the next hour)."""
-        self.app.quota = PointsQuota(limit, pool, per_object, clock=self.app.now)
+        is spent, in windows on the emulator's clock (`advance` moves to the next hour). Not
+        `enforced`: announced in the `Beta-` headers only."""
+        self.app.quota = PointsQuota(limit, pool, per_object, enforced, clock=self.app.now)
         return self.app.quota
 
     def user(self, email: str = "alice@example.com") -> Account:
