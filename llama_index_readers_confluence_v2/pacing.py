@@ -27,6 +27,7 @@ from .quota import QuotaSignal
 NEAR_FRACTION = 0.2  # the headers' "near the limit": less than 20% of the quota left
 HOUR = 3600.0
 CUT_INTERVAL = 1.0  # seconds: 429s answered together count as one signal to slow down
+BURST_MEMORY = 10.0  # seconds after the last burst 429 that its rate is kept to (windows of seconds)
 WaitNotice = Callable[[float, str], None]  # seconds left (0: over), and why
 
 
@@ -79,6 +80,7 @@ class Pacer:
         self._last_cut = -CUT_INTERVAL
         self._budget = budget(max_points_per_hour, clock()) if max_points_per_hour else None
         self._burst: PointsBudget | None = None  # requests a second, once a 429 says the limit
+        self._burst_until = 0.0
 
     @contextlib.asynccontextmanager
     async def slot(self, *, retry: bool = False) -> AsyncIterator[None]:
@@ -131,6 +133,8 @@ class Pacer:
                     raise self.stopped(held, self._held_for)
                 await self.sleep(held, self._held_for)
                 continue
+            if self._burst is not None and now >= self._burst_until:
+                self._burst = None  # no 429 for a while: the burst window has passed
             budgets = (self._budget, self._burst)
             needed = max((b.wait_needed(now) for b in budgets if b), default=0.0)
             if needed <= 0:
@@ -182,7 +186,10 @@ class Pacer:
         now = self._clock()
         if per_second and per_second >= 1:
             rate = 0.9 * per_second
-            self._burst = PointsBudget(rate, rate, 0.0, now)
+            if self._burst is None:
+                self._burst = PointsBudget(rate, rate, 0.0, now)
+            self._burst.rate = self._burst.capacity = rate
+            self._burst_until = now + BURST_MEMORY
         if now - self._last_cut >= CUT_INTERVAL:
             self._last_cut = now
             self.limit = max(1.0, self.limit / 2)
