@@ -90,7 +90,7 @@ class H2OGPTeEmulator:
 
     @contextmanager
     def serve(self) -> Iterator[H2OGPTeEmulator]:
-        from .server import serve_app
+        from ..serving import serve_app
 
         with serve_app(self._asgi, 1) as origins:
             self.address = origins[0]

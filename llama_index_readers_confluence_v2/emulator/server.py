@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 
+from ..serving import serve_app
 from .app import EmulatorApp, Origins
 from .faults import Faults, LoggedRequest
 from .generator import generate_site
@@ -122,44 +120,3 @@ class Emulator:
         finally:
             for role in roles:
                 setattr(self.origins, role, getattr(saved, role))
-
-
-@contextmanager
-def serve_app(app: Any, sockets: int, tls: tuple[str, str] | None = None) -> Iterator[list[str]]:
-    """Run an ASGI app with uvicorn in a thread, on `sockets` free loopback ports (its origins)."""
-    import uvicorn
-
-    bound = [_bound_socket() for _ in range(sockets)]
-    config = uvicorn.Config(
-        app,
-        interface="asgi3",
-        lifespan="off",
-        log_level="critical",
-        access_log=False,
-        timeout_keep_alive=30,
-        ssl_certfile=tls[0] if tls else None,
-        ssl_keyfile=tls[1] if tls else None,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": bound}, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the emulator's server failed to start")
-            thread.join(0.01)
-        scheme = "https" if tls else "http"
-        yield [f"{scheme}://127.0.0.1:{sock.getsockname()[1]}" for sock in bound]
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        for sock in bound:
-            sock.close()
-
-
-def _bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.set_inheritable(True)
-    return sock
