@@ -157,6 +157,73 @@ def demo(pages: int, space: str, target: str | None) -> None:
             click.echo(f"  {hit.title} - {hit.path}\n    {' '.join(hit.snippet.split())}")
 
 
+# ---- the screen ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", default=0, show_default=True, help="Port on 127.0.0.1 (0: a free one).")
+@click.option("--no-open", is_flag=True, help="Print the address instead of opening a browser.")
+@click.option(
+    "--to",
+    "collection_path",
+    type=click.Path(dir_okay=False),
+    default=DEFAULT_COLLECTION,
+    show_default=True,
+    help="The local collection imports go to (changeable on the screen).",
+)
+@click.option(
+    "--demo", is_flag=True, help="Against the bundled emulator, with its credential stored."
+)
+@click.pass_obj
+@_clean_errors
+def ui(obj: dict[str, Any], port: int, no_open: bool, collection_path: str, demo: bool) -> None:
+    """The browse-and-pick screen in your browser: pick a credential, browse, tick pages and
+    folders, add them to a collection, search it. Ctrl-C stops it."""
+    import threading
+    import webbrowser
+
+    from .webui import INSTALL_HINT, running
+
+    options = {"api_gateway_url": obj["api_gateway_url"], "auth_server_url": obj["auth_server_url"]}
+    with contextlib.ExitStack() as stack:
+        store, address = _store(obj), ""
+        if demo:
+            store, address, options = _demo_site(stack)
+        try:
+            url = stack.enter_context(
+                running(store, collection_path, port=port, reader_options=options, address=address)
+            )
+        except ImportError:
+            raise click.ClickException(INSTALL_HINT) from None
+        click.echo(f"The import screen is at {url}")
+        click.echo("(the address carries this run's token: open it as it is; Ctrl-C stops)")
+        if not no_open:
+            webbrowser.open(url)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("stopped")
+
+
+def _demo_site(stack: contextlib.ExitStack) -> tuple[Any, str, dict[str, Any]]:
+    """The bundled emulator served for the screen, its API token in a store of its own."""
+    from .credential_store import CredentialStore
+    from .credentials import ConfluenceCredential
+    from .emulator import Emulator
+
+    emulator = Emulator(pages=200)
+    stack.enter_context(emulator.serve())
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="confluence-v2-ui-"))
+    store = CredentialStore(Path(folder) / "credentials.json", use_keyring=False)
+    account = emulator.user()
+    store.save(
+        "demo", ConfluenceCredential(account.email, account.api_token), site=emulator.base_url
+    )
+    click.echo(f"Emulated Confluence site at {emulator.base_url} (credential 'demo')")
+    options = {"api_gateway_url": emulator.gateway_url, "auth_server_url": emulator.auth_url}
+    return store, emulator.base_url, options
+
+
 # ---- browse -------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,181 @@
+"""Imports started from the screen: picked nodes -> sync calls, run off the web server's loop,
+their progress counted as pages are written."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from llama_index.core.schema import Document
+
+from ..errors import BadArgumentError, ConfluenceError
+from ..reader import ConfluenceReader
+from ..sync import SyncReport, SyncTarget, sync
+
+OPTIONS = ("include_attachments", "include_comments", "include_blog_posts", "include_permissions")
+
+
+KINDS = ("space", "folder", "page", "blogpost")
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A ticked node: a whole space (by key), a folder, a page with or without its sub-pages,
+    or a blog post (of `space`)."""
+
+    kind: str  # one of KINDS
+    id: str
+    with_children: bool = True
+    space: str = ""
+
+
+def selections(picks: list[Pick], base_url: str) -> list[dict[str, Any]]:
+    """The sync calls that import the picks: one per space and per folder, one for the pages
+    with their sub-pages, one for the pages alone, one for the blog posts (by their URLs)."""
+    calls: list[dict[str, Any]] = []
+    calls += [{"space_key": p.id} for p in picks if p.kind == "space"]
+    calls += [{"folder_id": p.id} for p in picks if p.kind == "folder"]
+    posts = [f"{base_url}/spaces/{p.space}/blog/{p.id}" for p in picks if p.kind == "blogpost"]
+    if posts:
+        calls.append({"url": posts})
+    for with_children in (True, False):
+        ids = [p.id for p in picks if p.kind == "page" and p.with_children == with_children]
+        if ids:
+            calls.append({"page_ids": ids, "include_children": with_children})
+    if not calls:
+        raise BadArgumentError("tick at least one space, folder or page, then Add selected")
+    return calls
+
+
+@dataclass
+class Progress:
+    state: str = "running"  # "running" | "done" | "failed"
+    pages: int = 0
+    images: int = 0
+    deleted: int = 0
+    summary: str = ""
+    error: str = ""
+    failures: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class CountingTarget:
+    """A sync target that counts what is written, for the progress shown while a run goes."""
+
+    def __init__(self, target: Any, progress: Progress, lock: threading.Lock) -> None:
+        self.target = target
+        self.progress = progress
+        self.lock = lock
+        self.original_files: frozenset[str] = getattr(target, "original_files", frozenset())
+
+    def __getattr__(self, name: str) -> Any:  # known_attachments, checkpoint, relabel, ...
+        return getattr(self.target, name)
+
+    def known(self, scope: str) -> dict[str, str]:
+        return dict(self.target.known(scope))
+
+    def begin(self, scope: str, description: str) -> None:
+        self.target.begin(scope, description)
+
+    def upsert(
+        self, scope: str, page: Document, images: list[Document], fingerprint: str, **more: Any
+    ) -> None:
+        self.target.upsert(scope, page, images, fingerprint, **more)
+        with self.lock:
+            self.progress.pages += 1
+            self.progress.images += len(images)
+
+    def remove(self, scope: str, page_id: str) -> None:
+        self.target.remove(scope, page_id)
+        with self.lock:
+            self.progress.deleted += 1
+
+    def finish(self) -> None:
+        self.target.finish()
+
+
+class Jobs:
+    """Import runs by id; each runs in a thread of its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, Progress] = {}
+
+    def start(
+        self,
+        reader: ConfluenceReader,
+        target: Callable[[], Any],
+        calls: list[dict[str, Any]],
+        options: Mapping[str, bool],
+    ) -> str:
+        job_id = uuid.uuid4().hex[:12]
+        progress = Progress()
+        with self._lock:
+            self._runs[job_id] = progress
+        chosen = {name: bool(options.get(name)) for name in OPTIONS}
+        thread = threading.Thread(
+            target=self._run,
+            args=(reader, target, calls, chosen, progress),
+            name=f"import-{job_id}",
+            daemon=True,
+        )
+        thread.start()
+        return job_id
+
+    def progress(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._runs.get(job_id)
+            return None if found is None else found.as_json()
+
+    def _run(
+        self,
+        reader: ConfluenceReader,
+        target: Callable[[], Any],
+        calls: list[dict[str, Any]],
+        options: Mapping[str, Any],
+        progress: Progress,
+    ) -> None:
+        reports: list[SyncReport] = []
+        try:
+            opened = target()
+            try:
+                counted: SyncTarget = CountingTarget(opened, progress, self._lock)
+                for call in calls:
+                    reports.append(sync(reader, counted, **call, **options))
+            finally:
+                close = getattr(opened, "close", None)
+                if close is not None:
+                    close()
+        except (ConfluenceError, OSError) as error:
+            with self._lock:
+                progress.state, progress.error = "failed", " ".join(str(error).split())
+            return
+        with self._lock:
+            progress.state = "done"
+            progress.summary = "; ".join(report.summary() for report in reports)
+            progress.failures = [
+                f"page {f.page_id}: {f.reason}" for r in reports for f in r.failures
+            ]
+            progress.skipped = [
+                f"page {s.page_id}: {s.reason}"
+                for r in reports
+                for s in (*r.skipped_images, *r.skipped)
+            ]
+
+
+def picks_of(raw: Collection[Mapping[str, Any]]) -> list[Pick]:
+    """What the page posted, checked."""
+    picks = []
+    for item in raw:
+        kind, node_id = str(item.get("kind", "")), str(item.get("id", "")).strip()
+        if kind not in KINDS or not node_id:
+            raise BadArgumentError(f"cannot import {kind or 'nothing'} {node_id!r}")
+        with_children = bool(item.get("with_children", True))
+        picks.append(Pick(kind, node_id, with_children, str(item.get("space") or "")))
+    return picks

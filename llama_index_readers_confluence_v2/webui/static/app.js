@@ -1,0 +1,322 @@
+"use strict";
+// The browse-and-pick screen: plain JavaScript over the app's JSON routes (same origin only).
+
+const $ = (selector) => document.querySelector(selector);
+
+async function call(path, body) {
+  const options = body === undefined ? {} : {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  };
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+  if (!response.ok || data.error) throw new Error(data.error || `HTTP ${response.status}`);
+  return data;
+}
+
+function say(text, kind = "error") {
+  const box = $("#message");
+  box.textContent = text;
+  box.className = `message ${kind}`;
+  box.hidden = !text;
+}
+
+// ---- credentials --------------------------------------------------------------------------
+
+function showCredentials(list, chosen) {
+  const select = $("#credential");
+  select.replaceChildren();
+  if (!list.length) select.append(new Option("(no stored credential: add an API token)", ""));
+  for (const c of list) select.append(new Option(`${c.id} (${c.kind}, ${c.site})`, c.id));
+  if (chosen) select.value = chosen;
+  $("#add-token").open = !list.length;
+}
+
+async function addToken(event) {
+  event.preventDefault();
+  const form = event.target;
+  const fields = Object.fromEntries(new FormData(form));
+  fields.scoped = form.scoped.checked;
+  try {
+    const data = await call("/api/credentials", fields);
+    form.reset();
+    showCredentials(data.credentials, data.added);
+    if (!$("#url").value) $("#url").value = fields.site;
+    say(`Stored credential ${data.added}.`, "ok");
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+// ---- the tree -----------------------------------------------------------------------------
+
+function item(node, level) {
+  const li = document.createElement("li");
+  li.setAttribute("role", "treeitem");
+  li.setAttribute("aria-level", String(level));
+  li.setAttribute("aria-checked", "false");
+  li.tabIndex = -1;
+  li.dataset.id = node.id;
+  li.dataset.kind = node.kind;
+  if (node.space) li.dataset.space = node.space;
+  const row = document.createElement("div");
+  row.className = "node";
+  const twisty = document.createElement("span");
+  twisty.className = "twisty";
+  twisty.setAttribute("aria-hidden", "true");
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.tabIndex = -1;
+  box.setAttribute("aria-label", `Import ${node.title}`);
+  box.addEventListener("change", () => li.setAttribute("aria-checked", String(box.checked)));
+  const label = document.createElement("span");
+  label.className = "title";
+  const kind = node.kind === "blogpost" ? "blog post" : node.kind;
+  label.textContent = node.title || "(untitled)";
+  const tag = document.createElement("span");
+  tag.className = `kind ${kind.replace(" ", "-")}`;
+  tag.textContent = kind;
+  row.append(twisty, box, label, tag);
+  if (node.kind === "page" && node.children) {
+    const sub = document.createElement("label");
+    sub.className = "sub";
+    const subBox = document.createElement("input");
+    subBox.type = "checkbox";
+    subBox.checked = true;
+    subBox.tabIndex = -1;
+    subBox.className = "with-children";
+    sub.append(subBox, " with sub-pages");
+    row.append(sub);
+  }
+  li.append(row);
+  if (node.children) {
+    li.setAttribute("aria-expanded", "false");
+    twisty.textContent = "▸";
+    twisty.addEventListener("click", () => toggle(li));
+  } else {
+    twisty.textContent = "·";
+  }
+  label.addEventListener("click", () => focusItem(li));
+  return li;
+}
+
+function showNodes(list, nodes, level) {
+  list.replaceChildren(...nodes.map((node) => item(node, level)));
+}
+
+async function toggle(li) {
+  const expanded = li.getAttribute("aria-expanded");
+  if (expanded === null) return;
+  const twisty = li.querySelector(":scope > .node > .twisty");
+  if (expanded === "true") {
+    li.setAttribute("aria-expanded", "false");
+    twisty.textContent = "▸";
+    return;
+  }
+  let group = li.querySelector(":scope > ul");
+  if (!group) {
+    group = document.createElement("ul");
+    group.setAttribute("role", "group");
+    li.append(group);
+    try {
+      const data = await call("/api/children", {
+        credential: $("#credential").value, id: li.dataset.id, kind: li.dataset.kind,
+      });
+      showNodes(group, data.nodes, Number(li.getAttribute("aria-level")) + 1);
+    } catch (error) {
+      group.remove();
+      say(error.message);
+      return;
+    }
+  }
+  li.setAttribute("aria-expanded", "true");
+  twisty.textContent = "▾";
+}
+
+function visibleItems() {
+  return [...document.querySelectorAll("#tree [role=treeitem]")].filter(
+    (li) => !li.parentElement.closest("[role=treeitem][aria-expanded=false]"),
+  );
+}
+
+function focusItem(li) {
+  for (const other of document.querySelectorAll("#tree [role=treeitem]")) other.tabIndex = -1;
+  li.tabIndex = 0;
+  li.focus();
+}
+
+async function onTreeKey(event) {
+  const li = event.target.closest("[role=treeitem]");
+  if (!li) return;
+  const items = visibleItems();
+  const at = items.indexOf(li);
+  const expanded = li.getAttribute("aria-expanded");
+  switch (event.key) {
+    case "ArrowDown": if (at < items.length - 1) focusItem(items[at + 1]); break;
+    case "ArrowUp": if (at > 0) focusItem(items[at - 1]); break;
+    case "Home": focusItem(items[0]); break;
+    case "End": focusItem(items[items.length - 1]); break;
+    case "ArrowRight":
+      if (expanded === "false") await toggle(li);
+      else if (expanded === "true") {
+        const first = li.querySelector(":scope > ul > [role=treeitem]");
+        if (first) focusItem(first);
+      }
+      break;
+    case "ArrowLeft":
+      if (expanded === "true") await toggle(li);
+      else {
+        const parent = li.parentElement.closest("[role=treeitem]");
+        if (parent) focusItem(parent);
+      }
+      break;
+    case " ": {
+      const box = li.querySelector(":scope > .node > input[type=checkbox]");
+      box.checked = !box.checked;
+      li.setAttribute("aria-checked", String(box.checked));
+      break;
+    }
+    case "Enter": await toggle(li); break;
+    default: return;
+  }
+  event.preventDefault();
+}
+
+async function browse() {
+  say("");
+  const credential = $("#credential").value;
+  if (!credential) { say("Add an API token (or sign in with OAuth) first."); return; }
+  $("#tree-title").textContent = "Loading…";
+  try {
+    const data = await call("/api/browse", {
+      credential, url: $("#url").value, personal: $("#personal").checked, filter: $("#filter").value,
+    });
+    $("#tree-title").textContent = data.title;
+    showNodes($("#tree"), data.nodes, 1);
+    const first = $("#tree [role=treeitem]");
+    if (first) first.tabIndex = 0;
+  } catch (error) {
+    $("#tree-title").textContent = "Nothing to show.";
+    $("#tree").replaceChildren();
+    say(error.message);
+  }
+}
+
+// ---- importing ----------------------------------------------------------------------------
+
+function picks() {
+  const chosen = [];
+  for (const li of document.querySelectorAll("#tree [role=treeitem][aria-checked=true]")) {
+    const covered = li.parentElement.closest("[role=treeitem][aria-checked=true]");
+    const whole = covered && (covered.dataset.kind !== "page"
+      || covered.querySelector(":scope > .node .with-children")?.checked !== false);
+    if (whole) continue; // a ticked space, folder or page with its sub-pages holds it already
+    const sub = li.querySelector(":scope > .node .with-children");
+    chosen.push({
+      kind: li.dataset.kind, id: li.dataset.id, space: li.dataset.space || "",
+      with_children: sub ? sub.checked : true,
+    });
+  }
+  return chosen;
+}
+
+function target() {
+  if (document.querySelector("input[name=target]:checked").value === "h2ogpte") {
+    return {
+      kind: "h2ogpte", address: $("#h2o-address").value,
+      collection: $("#h2o-collection").value, api_key: $("#h2o-key").value,
+    };
+  }
+  return { kind: "local", path: $("#collection").value };
+}
+
+async function addSelected() {
+  say("");
+  const options = {};
+  for (const box of document.querySelectorAll("fieldset input[name^=include_]")) {
+    options[box.name] = box.checked;
+  }
+  try {
+    const data = await call("/api/import", {
+      credential: $("#credential").value, picks: picks(), options, target: target(),
+    });
+    $("#progress").hidden = false;
+    $("#summary").textContent = "";
+    $("#problems").replaceChildren();
+    $("#add").disabled = true;
+    watch(data.job);
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function watch(job) {
+  let state;
+  try {
+    state = await call(`/api/jobs/${job}`);
+  } catch (error) {
+    say(error.message);
+    $("#add").disabled = false;
+    return;
+  }
+  const skipped = state.skipped.length ? `, ${state.skipped.length} skipped` : "";
+  $("#progress-line").textContent =
+    `${state.state === "running" ? "Importing" : "Imported"}: ${state.pages} pages, ` +
+    `${state.images} images and files${state.deleted ? `, ${state.deleted} removed` : ""}` +
+    `${skipped}, ${state.failures.length} failed`;
+  if (state.state === "running") { setTimeout(() => watch(job), 400); return; }
+  $("#add").disabled = false;
+  if (state.state === "failed") { say(state.error); return; }
+  $("#summary").textContent = `Done: ${state.summary}`;
+  $("#problems").replaceChildren(...[...state.failures, ...state.skipped].map((text) => {
+    const li = document.createElement("li");
+    li.textContent = text;
+    return li;
+  }));
+}
+
+// ---- search -------------------------------------------------------------------------------
+
+async function search(event) {
+  event.preventDefault();
+  say("");
+  try {
+    const query = encodeURIComponent($("#query").value);
+    const path = encodeURIComponent($("#collection").value);
+    const data = await call(`/api/search?q=${query}&path=${path}`);
+    $("#hits").replaceChildren(...data.hits.map((hit) => {
+      const li = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = hit.url;
+      link.textContent = hit.title;
+      link.rel = "noreferrer";
+      link.target = "_blank";
+      const where = document.createElement("div");
+      where.className = "path";
+      where.textContent = hit.path;
+      const snippet = document.createElement("div");
+      snippet.className = "snippet";
+      snippet.textContent = hit.snippet.replace(/\s+/g, " ");
+      li.append(link, where, snippet);
+      return li;
+    }));
+    if (!data.hits.length) say("No page matches.", "ok");
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("#token-form").addEventListener("submit", addToken);
+  $("#browse").addEventListener("click", browse);
+  $("#url").addEventListener("keydown", (e) => { if (e.key === "Enter") browse(); });
+  $("#tree").addEventListener("keydown", onTreeKey);
+  $("#add").addEventListener("click", addSelected);
+  $("#search-form").addEventListener("submit", search);
+  try {
+    showCredentials((await call("/api/credentials")).credentials);
+  } catch (error) {
+    say(error.message);
+  }
+});

@@ -1,0 +1,258 @@
+"""The browse-and-pick screen in a real browser: headless Chromium (Debian's package) driven by
+Playwright, against the emulator over loopback. Screenshots of each step go to the test's
+temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from llama_index_readers_confluence_v2.credential_store import CredentialStore
+from llama_index_readers_confluence_v2.credentials import ConfluenceCredential
+from llama_index_readers_confluence_v2.emulator import Emulator
+from llama_index_readers_confluence_v2.webui import running
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "the browser tests need Debian's chromium package (.ci/run installs it)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def site() -> Iterator[Emulator]:
+    emulator = Emulator(pages=60)
+    with emulator.serve():
+        yield emulator
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CredentialStore:
+    return CredentialStore(tmp_path / "credentials.json", use_keyring=False)
+
+
+@pytest.fixture
+def screen(site: Emulator, store: CredentialStore, tmp_path: Path) -> Iterator[str]:
+    options = {"api_gateway_url": site.gateway_url, "auth_server_url": site.auth_url}
+    with running(store, tmp_path / "wiki.sqlite", reader_options=options) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser, screen: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 1400})
+    opened = context.new_page()
+    opened.goto(screen)
+    yield opened
+    context.close()
+
+
+def store_demo_token(store: CredentialStore, site: Emulator, name: str = "demo") -> None:
+    account = site.user()
+    store.save(name, ConfluenceCredential(account.email, account.api_token), site=site.base_url)
+
+
+def test_from_an_empty_store_to_search_results(
+    page: Page, site: Emulator, store: CredentialStore, tmp_path: Path
+) -> None:
+    shots = tmp_path / "screenshots"
+    expect(page.locator("#credential")).to_contain_text("no stored credential")
+    expect(page.locator("#add-token")).to_have_attribute("open", "")
+    account = site.user()
+    form = page.locator("#token-form")
+    form.locator("[name=id]").fill("work")
+    form.locator("[name=site]").fill(site.base_url)
+    form.locator("[name=email]").fill(account.email)
+    form.locator("[name=token]").fill(account.api_token)
+    page.screenshot(path=shots / "1-add-token.png")
+    form.locator("button").click()
+    expect(page.locator("#message")).to_contain_text("Stored credential work")
+    expect(page.locator("#credential")).to_have_value("work")
+    assert [c.id for c in store.list()] == ["work"]
+    assert account.api_token not in page.content()  # the secret is not sent back
+
+    page.locator("#browse").click()  # the address field took the site's address
+    expect(page.locator("#tree-title")).to_contain_text("spaces")
+    docs = page.locator("#tree > [role=treeitem][data-id=DOCS]")
+    expect(docs).to_be_visible()
+    docs.locator(".twisty").first.click()
+    expect(docs).to_have_attribute("aria-expanded", "true")
+    home = docs.locator("[role=group] > [role=treeitem]").first
+    expect(home).to_be_visible()
+    home.locator("input[type=checkbox]").first.check()  # the space's home page, with sub-pages
+    post = docs.locator("[role=group] > [role=treeitem][data-kind=blogpost]").first
+    expect(post).to_contain_text("blog post")
+    post.locator("input[type=checkbox]").check()
+    page.screenshot(path=shots / "2-tree.png")
+
+    page.locator("#add").click()
+    expect(page.locator("#summary")).to_contain_text("Done:", timeout=60_000)
+    expect(page.locator("#progress-line")).to_contain_text("Imported:")
+    page.screenshot(path=shots / "3-imported.png")
+    imported = int(page.locator("#progress-line").inner_text().split(": ")[1].split(" ")[0])
+    assert imported > 10
+
+    page.locator("#query").fill("Architecture")
+    page.locator("#search-form button").click()
+    first = page.locator("#hits > li").first
+    expect(first).to_contain_text("Product Docs >")
+    assert first.locator("a").get_attribute("href", timeout=5_000).startswith(site.base_url)
+    page.locator("#query").fill(post.locator(".title").inner_text())
+    page.locator("#search-form button").click()
+    expect(page.locator("#hits > li").first).to_contain_text("Product Docs > Blog >")
+    page.screenshot(path=shots / "4-search.png", full_page=True)
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "1-add-token.png",
+        "2-tree.png",
+        "3-imported.png",
+        "4-search.png",
+    ]
+
+
+def test_the_tree_is_driven_by_the_keyboard(
+    page: Page, site: Emulator, store: CredentialStore
+) -> None:
+    store_demo_token(store, site)
+    page.reload()
+    page.locator("#url").fill(f"{site.base_url}/spaces/DOCS")
+    page.locator("#browse").click()
+    root = page.locator("#tree > [role=treeitem]").first
+    expect(root).to_be_visible()
+    root.focus()
+    page.keyboard.press("ArrowRight")  # expands, its children loaded then
+    expect(root).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("ArrowRight")  # into the first child
+    child = root.locator("[role=group] > [role=treeitem]").first
+    expect(child).to_be_focused()
+    page.keyboard.press(" ")
+    expect(child).to_have_attribute("aria-checked", "true")
+    page.keyboard.press("ArrowDown")
+    expect(root.locator("[role=group] > [role=treeitem]").nth(1)).to_be_focused()
+    page.keyboard.press("ArrowLeft")  # a leaf, or collapsed: to its parent
+    expect(root).to_be_focused()
+    page.keyboard.press("ArrowLeft")  # collapses
+    expect(root).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_bad_address_and_a_refused_credential_are_shown(
+    page: Page, site: Emulator, store: CredentialStore
+) -> None:
+    store_demo_token(store, site)
+    account = site.user()
+    store.save("stale", ConfluenceCredential(account.email, "revoked-token"), site=site.base_url)
+    page.reload()
+    page.locator("#url").fill("https://elsewhere.example.com/wiki/spaces/ENG")
+    page.locator("#browse").click()
+    expect(page.locator("#message")).to_contain_text("elsewhere.example.com")
+    page.locator("#url").fill(f"{site.base_url}/spaces/NOSUCHSPACE")
+    page.locator("#browse").click()
+    expect(page.locator("#message")).to_contain_text("NOSUCHSPACE")
+    page.locator("#credential").select_option("stale")
+    page.locator("#url").fill(site.base_url)
+    page.locator("#browse").click()
+    expect(page.locator("#message")).to_contain_text("401")
+    assert "revoked-token" not in page.locator("#message").inner_text()
+
+
+class _EvilPage(BaseHTTPRequestHandler):
+    """A page on another loopback port (same site, other origin) that tries to drive the app."""
+
+    target = ""
+
+    def do_GET(self) -> None:
+        script = f"""
+        <script>
+        window.results = [];
+        const body = JSON.stringify({{id: "evil", site: "https://x.atlassian.net/wiki",
+                                     email: "e@x.test", token: "t"}});
+        for (const type of ["text/plain", "application/json"]) {{
+          fetch("{self.target}/api/credentials", {{method: "POST", credentials: "include",
+                mode: "no-cors", headers: {{"Content-Type": type}}, body}})
+            .then(r => window.results.push(r.type), e => window.results.push(String(e)));
+        }}
+        </script>"""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(script.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_page_of_another_origin_cannot_drive_it(
+    browser: Browser, screen: str, store: CredentialStore
+) -> None:
+    origin = screen.split("/?", 1)[0]
+    context = browser.new_context()
+    context.new_page().goto(screen)  # signed in: the cookie is in this browser
+    _EvilPage.target = origin
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), _EvilPage)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        attacker = context.new_page()
+        attacker.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+        attacker.wait_for_function("window.results.length === 2")
+    finally:
+        evil.shutdown()
+        evil.server_close()
+        context.close()
+    assert [c.id for c in store.list()] == []  # nothing it sent was taken
+
+    cookie = httpx.get(screen, follow_redirects=False).cookies
+    with httpx.Client(base_url=origin, cookies=cookie) as client:
+        forged = client.post(
+            "/api/credentials", json={"id": "x"}, headers={"Origin": "http://evil.example"}
+        )
+        rebound = client.get("/api/credentials", headers={"Host": "evil.example"})
+        unsigned = httpx.get(f"{origin}/api/credentials")
+        wrong = httpx.get(f"{origin}/?token=guess", follow_redirects=False)
+    assert (forged.status_code, rebound.status_code) == (403, 403)
+    assert (unsigned.status_code, wrong.status_code) == (403, 403)
+
+
+def test_the_command_serves_the_screen_until_stopped(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "llama_index_readers_confluence_v2.cli", "ui", "--demo"]
+    command += ["--no-open", "--to", str(tmp_path / "wiki.sqlite")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        printed = next(line for line in lines if "The import screen is at" in line)
+        url = printed.split(" at ", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:") and "?token=" in url
+        with httpx.Client(follow_redirects=True) as client:
+            opened = client.get(url)
+            spaces = client.get(url.split("/?", 1)[0] + "/api/credentials")
+        assert opened.status_code == 200 and "Import from Confluence" in opened.text
+        assert [c["id"] for c in spaces.json()["credentials"]] == ["demo"]
+        assert "api_token" not in spaces.text and "token" not in spaces.json()["credentials"][0]
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and "stopped" in out
