@@ -18,7 +18,7 @@ from collections.abc import (
     Mapping,
 )
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from llama_index.core.readers.base import BaseReader
@@ -99,6 +99,9 @@ from .urls import (
     parse_url,
 )
 from .walk import SearchProgress, Walker
+
+if TYPE_CHECKING:
+    from .notebook import Picker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -640,6 +643,18 @@ class ConfluenceReader(BaseReader):
         return run_sync(
             lambda: self._with_tree(lambda tree: list_spaces(tree, include_personal, words))
         )
+
+    def picker(self, url_or_space_key: str) -> Picker:
+        """A space's (or page's, or folder's) tree with checkboxes, for a notebook (the
+        `[notebook]` extra); `load_data(**picker.selection)` imports what is ticked."""
+        from .notebook import Picker
+
+        text = url_or_space_key.strip() if isinstance(url_or_space_key, str) else ""
+        chosen = parse_url(text, self.base_url) if "://" in text else None
+        space_key = chosen.space_key if isinstance(chosen, SpaceSelection) else None
+        if chosen is None and text and not text.isdigit():
+            space_key = text
+        return Picker(self.browse(url_or_space_key), self.base_url, space_key)
 
     def browse(
         self, url_or_space_key: str, page_status: str | Iterable[str] | None = None
