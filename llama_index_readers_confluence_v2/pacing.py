@@ -27,7 +27,7 @@ from .quota import QuotaSignal
 NEAR_FRACTION = 0.2  # the headers' "near the limit": less than 20% of the quota left
 HOUR = 3600.0
 CUT_INTERVAL = 1.0  # seconds: 429s answered together count as one signal to slow down
-BURST_MEMORY = 10.0  # seconds after the last burst 429 that its rate is kept to (windows of seconds)
+BURST_MEMORY = 10.0  # seconds a burst 429's rate is kept to (burst windows are seconds long)
 WaitNotice = Callable[[float, str], None]  # seconds left (0: over), and why
 
 
