@@ -180,7 +180,7 @@ class _CallbackServer:
                 message = (
                     f"The sign-in did not finish ({html.escape(params.get('error', 'no code'))}). You may close this tab."
                     if failed
-                    else "You may close this tab and return to the terminal."
+                    else "You may close this tab and return to where you started the sign-in."
                 )
                 body = CLOSE_TAB_PAGE.format(title=title, message=message).encode()
                 self.send_response(200)

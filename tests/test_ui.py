@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -256,3 +257,30 @@ def test_the_command_serves_the_screen_until_stopped(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=30)
     assert process.returncode == 0 and "stopped" in out
+
+
+def test_sign_in_with_oauth_from_the_screen_then_browse(
+    page: Page, site: Emulator, store: CredentialStore
+) -> None:
+    with socket.socket() as probe:  # a free loopback port for the app's callback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    redirect = f"http://127.0.0.1:{port}/callback"
+    app = site.oauth.register_app([redirect])
+    page.locator("#sign-in summary").click()
+    form = page.locator("#oauth-form")
+    form.locator("[name=id]").fill("work-oauth")
+    form.locator("[name=client_id]").fill(app.client_id)
+    form.locator("[name=client_secret]").fill(app.client_secret)
+    form.locator("[name=redirect_uri]").fill(redirect)
+    with page.context.expect_page() as opened:
+        form.locator("button").click()
+    consent = opened.value
+    expect(consent.locator("h1")).to_have_text("Signed in to Confluence", timeout=20_000)
+    expect(page.locator("#message")).to_contain_text("stored credential work-oauth")
+    expect(page.locator("#credential")).to_have_value("work-oauth")
+    assert [(c.id, c.kind) for c in store.list()] == [("work-oauth", "oauth")]
+    assert app.client_secret not in page.content()
+    page.locator("#url").fill(site.base_url)
+    page.locator("#browse").click()
+    expect(page.locator("#tree > [role=treeitem][data-id=DOCS]")).to_be_visible()

@@ -29,8 +29,10 @@ from ..credential_store import CredentialStore
 from ..credentials import ConfluenceCredential
 from ..errors import BadArgumentError, ConfluenceError
 from ..reader import ConfluenceReader
+from ..signin import DEFAULT_REDIRECT_URI
 from ..urls import InstanceSelection, SpaceSelection, normalize_base_url, parse_url
 from .jobs import Jobs, picks_of, selections
+from .signins import SignIns
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "confluence_v2_ui"
@@ -55,6 +57,7 @@ class Screen:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.jobs = Jobs()
+        self.signins = SignIns(settings.store, settings.reader_options)
         self.nodes: dict[tuple[str, str], PageNode] = {}  # (credential, node id) -> node
         self.trees: dict[tuple[str, str], PageTree] = {}  # (credential, space key) -> tree
 
@@ -121,6 +124,24 @@ class Screen:
         credential = ConfluenceCredential(email, token, True if body.get("scoped") else None)
         self.settings.store.save(credential_id, credential, site=normalize_base_url(site))
         return JSONResponse({"credentials": self._credential_list(), "added": credential_id})
+
+    async def start_sign_in(self, request: Request) -> Response:
+        body = await _json(request)
+        name, client_id, secret = (
+            str(body.get(key) or "").strip() for key in ("id", "client_id", "client_secret")
+        )
+        if not (name and client_id and secret):
+            raise BadArgumentError("OAuth sign-in needs a name, your app's client id and secret")
+        redirect = str(body.get("redirect_uri") or DEFAULT_REDIRECT_URI).strip()
+        site = str(body.get("site") or "").strip() or None
+        ticket = self.signins.start(name, client_id, secret, redirect, site)
+        return JSONResponse({"sign_in": ticket})
+
+    async def sign_in(self, request: Request) -> Response:
+        found = self.signins.status(request.path_params["ticket"])
+        if found is None:
+            return JSONResponse({"error": "no such sign-in"}, 404)
+        return JSONResponse({**found, "credentials": self._credential_list()})
 
     # ---- browsing -----------------------------------------------------------------------------
 
@@ -246,6 +267,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/", screen.index),
             Route("/api/credentials", guard(screen.credentials)),
             Route("/api/credentials", guard(screen.add_token), methods=["POST"]),
+            Route("/api/sign-in", guard(screen.start_sign_in), methods=["POST"]),
+            Route("/api/sign-in/{ticket}", guard(screen.sign_in)),
             Route("/api/browse", guard(screen.browse), methods=["POST"]),
             Route("/api/children", guard(screen.children), methods=["POST"]),
             Route("/api/import", guard(screen.start_import), methods=["POST"]),

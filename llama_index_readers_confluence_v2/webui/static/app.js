@@ -49,6 +49,35 @@ async function addToken(event) {
   }
 }
 
+async function signIn(event) {
+  event.preventDefault();
+  const form = event.target;
+  const tab = window.open("", "_blank"); // opened now, while the click still counts
+  try {
+    const { sign_in: ticket } = await call("/api/sign-in", Object.fromEntries(new FormData(form)));
+    form.client_secret.value = "";
+    say("Signing in: finish in the tab that opened.", "ok");
+    let opened = false;
+    for (;;) {
+      const state = await call(`/api/sign-in/${ticket}`);
+      if (state.state === "open" && !opened) {
+        opened = true;
+        if (tab) tab.location = state.url; else window.open(state.url, "_blank");
+      }
+      if (state.state === "done") {
+        showCredentials(state.credentials, state.credential_id);
+        say(`Signed in: stored credential ${state.credential_id}.`, "ok");
+        return;
+      }
+      if (state.state === "failed") { if (tab && !opened) tab.close(); say(state.error); return; }
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+  } catch (error) {
+    if (tab) tab.close();
+    say(error.message);
+  }
+}
+
 // ---- the tree -----------------------------------------------------------------------------
 
 function item(node, level) {
@@ -309,6 +338,7 @@ async function search(event) {
 
 document.addEventListener("DOMContentLoaded", async () => {
   $("#token-form").addEventListener("submit", addToken);
+  $("#oauth-form").addEventListener("submit", signIn);
   $("#browse").addEventListener("click", browse);
   $("#url").addEventListener("keydown", (e) => { if (e.key === "Enter") browse(); });
   $("#tree").addEventListener("keydown", onTreeKey);
