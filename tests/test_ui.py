@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import h2ogpte
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -22,6 +23,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from llama_index_readers_confluence_v2.credential_store import CredentialStore
 from llama_index_readers_confluence_v2.credentials import ConfluenceCredential
 from llama_index_readers_confluence_v2.emulator import Emulator
+from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
 from llama_index_readers_confluence_v2.webui import running
 
 CHROMIUM_FLAGS = [
@@ -284,3 +286,25 @@ def test_sign_in_with_oauth_from_the_screen_then_browse(
     page.locator("#url").fill(site.base_url)
     page.locator("#browse").click()
     expect(page.locator("#tree > [role=treeitem][data-id=DOCS]")).to_be_visible()
+
+
+def test_an_import_into_h2ogpte_from_the_screen(
+    page: Page, site: Emulator, store: CredentialStore, h2o: H2OGPTeEmulator
+) -> None:
+    store_demo_token(store, site)
+    client = h2ogpte.H2OGPTE(address=h2o.address, api_key=h2o.api_key)
+    collection_id = str(client.create_collection(name="Wiki", description="from the screen"))
+    page.reload()
+    page.locator("#url").fill(f"{site.base_url}/spaces/DOCS")
+    page.locator("#browse").click()
+    page.locator("#tree > [role=treeitem]").first.locator("input[type=checkbox]").first.check()
+    page.locator("input[name=include_attachments]").uncheck()
+    page.locator("input[name=target][value=h2ogpte]").check()
+    page.locator("#h2o-address").fill(h2o.address)
+    page.locator("#h2o-collection").fill(collection_id)
+    page.locator("#h2o-key").fill(h2o.api_key)
+    page.locator("#add").click()
+    expect(page.locator("#summary")).to_contain_text("Done:", timeout=60_000)
+    documents = h2o.documents_in(collection_id)
+    assert len(documents) > 10 and all(d.name.endswith(".md") for d in documents)
+    assert h2o.api_key not in page.locator("#progress").inner_text()  # never echoed back
