@@ -16,39 +16,32 @@ from typing import Any
 
 from .browse import PageNode, PageTree
 from .errors import BadArgumentError
+from .extras import require
 
-INSTALL_HINT = "the notebook picker needs ipywidgets: pip install 'llama-index-readers-confluence-v2[notebook]'"
 INDENT = 22  # pixels a level
 
 
-def _widgets() -> Any:
-    try:
-        import ipywidgets
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
-    return ipywidgets
+def widgets() -> Any:
+    """ipywidgets, or how to install it."""
+    return require("ipywidgets", "notebook", "the notebook picker")
 
 
 class NodeRow:
     """One node's widgets: open button, tick, "with sub-pages", and its children once opened."""
 
     def __init__(self, node: PageNode, level: int) -> None:
-        widgets = _widgets()
+        ui = widgets()
         self.node = node
         self.level = level
         kind = {"folder": " [folder]", "blogpost": " [blog post]"}.get(node.kind, "")
-        self.ticked = widgets.Checkbox(value=False, description=f"{node.title}{kind}", indent=False)
-        self.with_children = widgets.Checkbox(
-            value=True, description="with sub-pages", indent=False
-        )
-        self.opener = widgets.Button(description="▸", layout=widgets.Layout(width="32px"))
+        self.ticked = ui.Checkbox(value=False, description=f"{node.title}{kind}", indent=False)
+        self.with_children = ui.Checkbox(value=True, description="with sub-pages", indent=False)
+        self.opener = ui.Button(description="▸", layout=ui.Layout(width="32px"))
         self.opener.on_click(lambda _: self.toggle())
         self.children: list[NodeRow] | None = None
-        self.box = widgets.VBox([])
-        self.row = widgets.HBox(
-            self._row_items(), layout=widgets.Layout(margin=f"0 0 0 {level * INDENT}px")
-        )
-        self.widget = widgets.VBox([self.row, self.box])
+        self.box = ui.VBox([])
+        self.row = ui.HBox(self._row_items(), layout=ui.Layout(margin=f"0 0 0 {level * INDENT}px"))
+        self.widget = ui.VBox([self.row, self.box])
 
     def _row_items(self) -> list[Any]:
         if not self.node.children:
@@ -91,13 +84,13 @@ class Picker:
     """A tree to tick, and the `load_data` arguments for what is ticked."""
 
     def __init__(self, tree: PageTree, site: str, space_key: str | None) -> None:
-        widgets = _widgets()
+        ui = widgets()
         self.tree = tree
         self.site = site
         self.space_key = space_key
         self.rows = [NodeRow(node, 0) for node in [*tree.roots, *tree.blog_posts]]
-        title = widgets.HTML(f"<strong>{html.escape(tree.title)}</strong>")
-        self.widget = widgets.VBox([title, *(row.widget for row in self.rows)])
+        title = ui.HTML(f"<strong>{html.escape(tree.title)}</strong>")
+        self.widget = ui.VBox([title, *(row.widget for row in self.rows)])
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # shown as the widget in a notebook
         return self.widget._repr_mimebundle_(**kwargs)

@@ -647,8 +647,9 @@ class ConfluenceReader(BaseReader):
     def picker(self, url_or_space_key: str) -> Picker:
         """A space's (or page's, or folder's) tree with checkboxes, for a notebook (the
         `[notebook]` extra); `load_data(**picker.selection)` imports what is ticked."""
-        from .notebook import Picker
+        from .notebook import Picker, widgets
 
+        widgets()  # before the tree is fetched: say at once when ipywidgets is missing
         text = url_or_space_key.strip() if isinstance(url_or_space_key, str) else ""
         chosen = parse_url(text, self.base_url) if "://" in text else None
         space_key = chosen.space_key if isinstance(chosen, SpaceSelection) else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from llama_index_readers_confluence_v2 import BadArgumentError
+from llama_index_readers_confluence_v2 import BadArgumentError, ConfluenceError
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.notebook import NodeRow, Picker
 
@@ -52,3 +54,15 @@ def test_nothing_ticked_says_so(emulator: Emulator) -> None:
     picker = make_reader(emulator).picker("DOCS")
     with pytest.raises(BadArgumentError, match="tick at least one"):
         _ = picker.selection
+
+
+def test_without_ipywidgets_the_picker_says_how_to_install_it(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = make_reader(emulator)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    with pytest.raises(
+        ConfluenceError, match=r"pip install 'llama-index-readers-confluence-v2\[notebook\]'"
+    ):
+        reader.picker("DOCS")
+    assert emulator.log == []  # said before anything was fetched

@@ -21,13 +21,13 @@ from llama_index.core.schema import Document, ImageDocument
 
 from ..audience import PERMISSION_KEYS
 from ..credentials import ConfluenceCredential
-from ..errors import BadArgumentError, ConfluenceError, H2OGPTeIngestError
+from ..errors import BadArgumentError, H2OGPTeIngestError
+from ..extras import require
 from ..reader import ConfluenceReader
 from ..sync import SyncReport, sync
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = "the h2oGPTe adapter needs the h2ogpte client: pip install 'llama-index-readers-confluence-v2[h2ogpte]'"
 PAGE_KEYS = ("page_id", "title", "path", "space_key", "version", "url", "last_modified", "labels")
 SPLIT_KEY = "confluence_audience_split"  # marks the collections an AudienceCollections made
 CONFLICT = "conflict"
@@ -35,11 +35,7 @@ CHECKPOINTS_KEY = "confluence_checkpoints"  # collection metadata: {scope: check
 
 
 def require_h2ogpte() -> Any:
-    try:
-        import h2ogpte
-    except ImportError as exc:
-        raise ConfluenceError(INSTALL_HINT) from exc
-    return h2ogpte
+    return require("h2ogpte", "h2ogpte", "the h2oGPTe adapter")
 
 
 class H2OGPTeCollection:
