@@ -60,9 +60,15 @@ class Progress:
     error: str = ""
     failures: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    reader: ConfluenceReader | None = None  # while running: its report counts as it goes
 
     def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        shown = {k: v for k, v in self.__dict__.items() if k != "reader"}
+        skipped, failed = len(self.skipped), len(self.failures)
+        if self.state == "running" and self.reader is not None:
+            report = self.reader.last_report
+            skipped, failed = len(report.skipped) + len(report.skipped_images), len(report.failures)
+        return {**shown, "skipped_count": skipped, "failed_count": failed}
 
 
 class CountingTarget:
@@ -115,7 +121,7 @@ class Jobs:
         options: Mapping[str, bool],
     ) -> str:
         job_id = uuid.uuid4().hex[:12]
-        progress = Progress()
+        progress = Progress(reader=reader)
         with self._lock:
             self._runs[job_id] = progress
         chosen = {name: bool(options.get(name)) for name in OPTIONS}

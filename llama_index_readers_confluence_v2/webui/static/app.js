@@ -289,11 +289,11 @@ async function watch(job) {
     $("#add").disabled = false;
     return;
   }
-  const skipped = state.skipped.length ? `, ${state.skipped.length} skipped` : "";
+  const skipped = state.skipped_count ? `, ${state.skipped_count} skipped` : "";
   $("#progress-line").textContent =
     `${state.state === "running" ? "Importing" : "Imported"}: ${state.pages} pages, ` +
     `${state.images} images and files${state.deleted ? `, ${state.deleted} removed` : ""}` +
-    `${skipped}, ${state.failures.length} failed`;
+    `${skipped}, ${state.failed_count} failed`;
   if (state.state === "running") { setTimeout(() => watch(job), 400); return; }
   $("#add").disabled = false;
   if (state.state === "failed") { say(state.error); return; }
