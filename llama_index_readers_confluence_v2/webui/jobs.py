@@ -13,6 +13,7 @@ from llama_index.core.schema import Document
 
 from ..errors import BadArgumentError, ConfluenceError
 from ..reader import ConfluenceReader
+from ..report import ImportReport
 from ..sync import SyncReport, SyncTarget, sync
 
 OPTIONS = ("include_attachments", "include_comments", "include_blog_posts", "include_permissions")
@@ -61,14 +62,21 @@ class Progress:
     failures: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     reader: ConfluenceReader | None = None  # while running: its report counts as it goes
+    finished: list[ImportReport] = field(default_factory=list)  # of the sync calls done
 
     def as_json(self) -> dict[str, Any]:
-        shown = {k: v for k, v in self.__dict__.items() if k != "reader"}
+        shown = {k: v for k, v in self.__dict__.items() if k not in ("reader", "finished")}
         skipped, failed = len(self.skipped), len(self.failures)
         if self.state == "running" and self.reader is not None:
-            report = self.reader.last_report
-            skipped, failed = len(report.skipped) + len(report.skipped_images), len(report.failures)
+            live = self.reader.last_report
+            counted = [*self.finished, *([] if _among(live, self.finished) else [live])]
+            skipped = sum(len(r.skipped) + len(r.skipped_images) for r in counted)
+            failed = sum(len(r.failures) for r in counted)
         return {**shown, "skipped_count": skipped, "failed_count": failed}
+
+
+def _among(report: ImportReport, reports: list[ImportReport]) -> bool:
+    return any(report is other for other in reports)
 
 
 class CountingTarget:
@@ -154,6 +162,8 @@ class Jobs:
                 counted: SyncTarget = CountingTarget(opened, progress, self._lock)
                 for call in calls:
                     reports.append(sync(reader, counted, **call, **options))
+                    with self._lock:
+                        progress.finished.append(reader.last_report)
             finally:
                 close = getattr(opened, "close", None)
                 if close is not None:

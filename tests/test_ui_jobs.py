@@ -1,0 +1,65 @@
+"""Imports started from the screen: the progress it shows while a job of several sync calls
+runs, and at its end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from llama_index_readers_confluence_v2.emulator import Emulator
+from llama_index_readers_confluence_v2.sinks import LocalCollection
+from llama_index_readers_confluence_v2.webui.jobs import Jobs
+
+from .conftest import make_reader
+
+
+class PausingCollection(LocalCollection):
+    """A local collection that holds the import at the first page of its second scope until
+    told."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.scopes = 0
+        self.paused = threading.Event()
+        self.go_on = threading.Event()
+
+    def begin(self, scope: str, description: str) -> None:
+        self.scopes += 1
+        super().begin(scope, description)
+
+    def upsert(self, *args: Any, **kwargs: Any) -> None:
+        if self.scopes == 2 and not self.paused.is_set():
+            self.paused.set()
+            assert self.go_on.wait(30)
+        super().upsert(*args, **kwargs)
+
+
+def _wait_for(jobs: Jobs, job_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        state = jobs.progress(job_id)
+        assert state is not None
+        if state["state"] != "running":
+            return state
+        time.sleep(0.05)
+    raise AssertionError("the import did not end")
+
+
+def test_skipped_files_stay_counted_while_the_next_space_imports(tmp_path: Path) -> None:
+    emulator = Emulator(pages=60)
+    reader = make_reader(emulator)
+    collection = PausingCollection(tmp_path / "wiki.sqlite")
+    jobs = Jobs()
+    calls = [{"space_key": "DOCS"}, {"space_key": "ENG"}]
+    job_id = jobs.start(reader, lambda: collection, calls, {"include_attachments": True})
+    assert collection.paused.wait(60)
+    during = jobs.progress(job_id)
+    assert during is not None and during["state"] == "running"
+    # DOCS carries a zip bomb, a decompression-bomb image, a scanned PDF, ...: each skipped
+    assert during["skipped_count"] >= 5 and during["pages"] > 10
+    collection.go_on.set()
+    done = _wait_for(jobs, job_id)
+    assert done["state"] == "done", done["error"]
+    assert done["skipped_count"] == during["skipped_count"] == len(done["skipped"])
+    assert done["pages"] > during["pages"] and done["failed_count"] == 0
