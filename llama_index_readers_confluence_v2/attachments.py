@@ -57,10 +57,10 @@ from .images import (
     check_image,
     is_image_type,
 )
-from .listings import ContainerListings, container_id, cql_string, search_by_page
+from .listings import ContainerListings, container_id, search_by_page
 from .markdown import ConvertedBody, ImageReference, attachment_url
 from .report import ImportReport
-from .tree import collection
+from .tree import collection, cql_string
 
 logger = logging.getLogger(__name__)
 

@@ -36,6 +36,11 @@ class PageNode:
     title: str
     kind: str
     children: list[PageNode] = field(default_factory=list)
+    more_below: bool = False  # read a level at a time: there is more under it, not read yet
+
+    @property
+    def has_children(self) -> bool:
+        return bool(self.children) or self.more_below
 
     def walk(self) -> Iterator[PageNode]:
         yield self
@@ -130,18 +135,65 @@ async def page_tree(tree: SiteTree, request: LoadRequest) -> PageTree:
     raise BadArgumentError("that is the site's address: list_spaces() lists its spaces")
 
 
+async def first_level(tree: SiteTree, request: LoadRequest) -> PageTree:
+    """Like `page_tree`, one level deep: a space's root pages and folders, or the page or
+    folder with the nodes right under it; a node with more under it says so (`more_below`) and
+    `level_below` reads that when it is opened. A few requests, whatever the size of the space."""
+    async for target in targets(tree, request, bodies=False):
+        if isinstance(target, SpaceTarget):
+            return await _space_level(tree, target.space, request.statuses)
+        if isinstance(target, SubtreeTarget):
+            if target.kind == "folder":
+                await tree.folder(target.root_id, required=True)
+            known = tree.nodes[target.root_id]
+            below = await level_below(tree, target.root_id, target.kind, request.statuses)
+            return PageTree(known.title, [PageNode(known.id, known.title, known.kind, below)])
+    raise BadArgumentError("that is the site's address: list_spaces() lists its spaces")
+
+
+async def level_below(
+    tree: SiteTree, node_id: str, kind: str, statuses: tuple[str, ...]
+) -> list[PageNode]:
+    """The pages and folders right under a page or folder, each saying whether it has more."""
+    found = await tree.level_below(node_id, kind, statuses)
+    return [PageNode(node.id, node.title, node.kind, more_below=more) for node, more in found]
+
+
+async def _space_level(tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ...]) -> PageTree:
+    """Root pages and root folders (whether they hold anything is learnt when opened), and the
+    space's blog posts."""
+    roots = [
+        PageNode(str(raw["id"]), str(raw.get("title") or ""), "page", more_below=True)
+        async for batch in tree.space_pages(space, statuses, bodies=False, roots_only=True)
+        for raw in batch
+    ]
+    folders = [
+        PageNode(folder.id, folder.title, "folder", more_below=True)
+        for folder in await tree.root_folders(space)
+    ]
+    return PageTree(
+        f"{space.name} ({space.key})", roots + folders, await _blog_posts(tree, space, statuses)
+    )
+
+
+async def _blog_posts(
+    tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ...]
+) -> list[PageNode]:
+    blog_statuses = tuple(status for status in statuses if status != "archived")
+    return [
+        PageNode(str(raw["id"]), str(raw.get("title") or ""), "blogpost")
+        async for batch in tree.space_pages(space, blog_statuses, bodies=False, kind="blogpost")
+        for raw in batch
+    ]
+
+
 async def _space_tree(tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ...]) -> PageTree:
     ids = [
         str(raw["id"])
         async for batch in tree.space_pages(space, statuses, bodies=False)
         for raw in batch
     ]
-    blog_statuses = tuple(status for status in statuses if status != "archived")
-    posts = [
-        PageNode(str(raw["id"]), str(raw.get("title") or ""), "blogpost")
-        async for batch in tree.space_pages(space, blog_statuses, bodies=False, kind="blogpost")
-        for raw in batch
-    ]
+    posts = await _blog_posts(tree, space, statuses)
     return PageTree(f"{space.name} ({space.key})", _assemble(tree, ids), posts)
 
 

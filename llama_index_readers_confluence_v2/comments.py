@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import ConfluenceClient
-from .listings import ContainerListings, container_id, cql_string, search_by_page
+from .listings import ContainerListings, container_id, search_by_page
+from .tree import cql_string
 
 EXPAND = (
     "body.storage,version,history,container,ancestors,"

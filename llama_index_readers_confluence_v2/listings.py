@@ -110,8 +110,3 @@ def container_id(hit: dict[str, Any]) -> str | None:
         link = str((hit.get("_expandable") or {}).get("container") or "")
         found = link.rsplit("/", 1)[-1] or None
     return None if found is None else str(found)
-
-
-def cql_string(value: str) -> str:
-    """A value as a CQL string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -38,8 +38,8 @@ from .audience import (
 from .client import MAX_IDS, ConfluenceClient
 from .documents import PageRecord, SpaceInfo, TreeNode
 from .errors import AudienceUnknown, AuthError, NotFoundError, PermissionDeniedError
-from .listings import ContainerListings, cql_string, search_by_page
-from .tree import V1, V2
+from .listings import ContainerListings, search_by_page
+from .tree import V1, V2, cql_string
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -36,7 +36,15 @@ from .attachments import (
 )
 from .audience import Audience, Viewer
 from .bridge import iterate_sync, run_sync
-from .browse import PageTree, SpaceSummary, list_spaces, page_tree
+from .browse import (
+    PageNode,
+    PageTree,
+    SpaceSummary,
+    first_level,
+    level_below,
+    list_spaces,
+    page_tree,
+)
 from .client import (
     DEFAULT_AUTH_SERVER_URL,
     DEFAULT_GATEWAY_URL,
@@ -658,9 +666,43 @@ class ConfluenceReader(BaseReader):
         return Picker(self.browse(url_or_space_key), self.base_url, space_key)
 
     def browse(
-        self, url_or_space_key: str, page_status: str | Iterable[str] | None = None
+        self,
+        url_or_space_key: str,
+        page_status: str | Iterable[str] | None = None,
+        *,
+        one_level: bool = False,
     ) -> PageTree:
-        """The page tree of a space (key or URL), page or folder, with ids to select from."""
+        """The page tree of a space (key or URL), page or folder, with ids to select from.
+
+        `one_level=True` reads only its first level (a space's root pages and folders, or the
+        page or folder with what is right under it), a few requests however large the space;
+        `level_below(node)` opens a node whose `has_children` says there is more."""
+        request = self._browse_request(url_or_space_key, page_status)
+        shape = first_level if one_level else page_tree
+        return run_sync(lambda: self._with_tree(lambda tree: shape(tree, request)))
+
+    def level_below(
+        self,
+        node: PageNode | str,
+        kind: str = "page",
+        page_status: str | Iterable[str] | None = None,
+    ) -> list[PageNode]:
+        """The pages and folders right under a page or folder (a node of `browse`, or an id
+        with its kind), in Confluence's order, each saying whether it has more under it."""
+        node_id, node_kind = (node.id, node.kind) if isinstance(node, PageNode) else (node, kind)
+        if node_kind not in ("page", "folder"):
+            raise BadArgumentError(
+                f"only pages and folders have pages under them, not {node_kind!r}"
+            )
+        wanted = statuses(page_status)
+        checked = parse_page_id(node_id, f"{node_kind} id")
+        return run_sync(
+            lambda: self._with_tree(lambda tree: level_below(tree, checked, node_kind, wanted))
+        )
+
+    def _browse_request(
+        self, url_or_space_key: str, page_status: str | Iterable[str] | None
+    ) -> LoadRequest:
         if not isinstance(url_or_space_key, str) or not url_or_space_key.strip():
             raise BadArgumentError("browse takes a space key, or a space, page or folder URL")
         text = url_or_space_key.strip()
@@ -673,8 +715,7 @@ class ConfluenceReader(BaseReader):
             selection = SpaceSelection(text)
         if isinstance(selection, InstanceSelection):
             raise BadArgumentError("that is the site's address: list_spaces() lists its spaces")
-        request = LoadRequest((selection,), statuses(page_status), include_children=True)
-        return run_sync(lambda: self._with_tree(lambda tree: page_tree(tree, request)))
+        return LoadRequest((selection,), statuses(page_status), include_children=True)
 
     def viewer(self, account_id: str) -> Viewer:
         """A user as the permission-aware searches take them (`audience_filters`,

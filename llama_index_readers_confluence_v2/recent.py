@@ -28,9 +28,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .client import ConfluenceClient
-from .listings import container_id, cql_string
+from .listings import container_id
 from .selection import LoadRequest
-from .tree import CQL_SEARCH
+from .tree import CQL_PAGE, CQL_SEARCH, cql_string
 from .urls import InstanceSelection, SpaceSelection
 
 FULL_LISTING_EVERY = timedelta(days=7)
@@ -39,7 +39,6 @@ SMALL_SELECTION = 5_000  # pages: below this, a full listing (about a point a pa
 # or as long as that run took, whichever is longer
 OVERLAP = timedelta(hours=1)
 CQL_ZONE_MARGIN = timedelta(hours=12)  # the furthest a user's time zone lags UTC
-CQL_PAGE = 200
 
 
 @dataclass(frozen=True)

@@ -128,15 +128,23 @@ class SiteTree:
     # ---- pages --------------------------------------------------------------------------------
 
     async def space_pages(
-        self, space: SpaceInfo, statuses: tuple[str, ...], *, bodies: bool, kind: str = "page"
+        self,
+        space: SpaceInfo,
+        statuses: tuple[str, ...],
+        *,
+        bodies: bool,
+        kind: str = "page",
+        roots_only: bool = False,
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """A space's pages (or blog posts), 250 a request in id order; each batch's folders are
-        known on arrival."""
+        """A space's pages (or blog posts; or only its root pages), 250 a request in id order;
+        each batch's folders are known on arrival."""
         if not statuses:
             return
         params: dict[str, Any] = {"limit": MAX_IDS, "status": ",".join(statuses), "sort": "id"}
         if bodies:
             params["body-format"] = "storage"
+        if roots_only:
+            params["depth"] = "root"
         path = f"{V2}/spaces/{space.id}/{collection(kind)}"
         async for batch in self.client.paginate_batches(path, params):
             for raw in batch:
@@ -350,9 +358,40 @@ class SiteTree:
         self.nodes[node.id] = node
         return node
 
-    async def _descendants(self, container_id: str, kind: str) -> list[dict[str, Any]]:
+    async def level_below(
+        self, container_id: str, kind: str, statuses: tuple[str, ...]
+    ) -> list[tuple[TreeNode, bool]]:
+        """The pages and folders right under a page or folder, in Confluence's order, each with
+        whether anything lies under it: one `descendants` listing two levels deep."""
+        items = await self._descendants(container_id, kind, depth=2)
+        shown = [i for i in items if i.get("depth") == 1 and _shown(i, statuses)]
+        parents = {
+            str(i.get("parentId")) for i in items if i.get("depth") == 2 and _shown(i, statuses)
+        }
+        shown.sort(key=lambda item: _position(item.get("childPosition")))
+        return [(self._learn_descendant(item), str(item["id"]) in parents) for item in shown]
+
+    async def root_folders(self, space: SpaceInfo) -> list[TreeNode]:
+        """A space's folders that sit under no page. v2 cannot list folders, so CQL finds the
+        space's folders with their ancestors (the hits without any are the root ones)."""
+        params = {
+            "cql": f"type=folder AND space={cql_string(space.key)}",
+            "expand": "ancestors",
+            "limit": CQL_PAGE,
+        }
+        roots = []
+        async for hit in self.client.paginate(CQL_SEARCH, params):
+            if not hit.get("ancestors") and str(hit.get("type", "folder")) == "folder":
+                node = TreeNode(str(hit["id"]), str(hit.get("title") or ""), "folder", None)
+                self.nodes[node.id] = node
+                roots.append(node)
+        return roots
+
+    async def _descendants(
+        self, container_id: str, kind: str, depth: int = DESCENDANT_DEPTH
+    ) -> list[dict[str, Any]]:
         path = f"{V2}/{'folders' if kind == 'folder' else 'pages'}/{container_id}/descendants"
-        params = {"depth": DESCENDANT_DEPTH, "limit": MAX_IDS}
+        params = {"depth": depth, "limit": MAX_IDS}
         return [
             item
             async for item in self.client.paginate(path, params)
@@ -496,6 +535,20 @@ class SiteTree:
         record = page_record(raw, space, self.ancestors_of(str(raw["id"])), kind)
         record.labels = labels.get(record.id, ())
         return record
+
+
+def _shown(item: dict[str, Any], statuses: tuple[str, ...]) -> bool:
+    """A folder is shown whatever the statuses asked for; a page only in one of them."""
+    return item.get("type") == "folder" or str(item.get("status", "current")) in statuses
+
+
+def _position(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else float("inf")
+
+
+def cql_string(value: str) -> str:
+    """A value as a CQL string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from llama_index_readers_confluence_v2 import BadArgumentError
+from llama_index_readers_confluence_v2 import BadArgumentError, ConfluenceReader, PageNode
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
 
@@ -74,3 +74,70 @@ def test_browse_refuses_a_site_address(emulator: Emulator) -> None:
 async def test_browse_works_inside_a_running_loop(emulator: Emulator) -> None:
     asyncio.get_running_loop()
     assert make_reader(emulator).browse("HR").page_ids()
+
+
+def _edges_level_by_level(reader: ConfluenceReader, nodes: list[PageNode]) -> set[tuple[str, str]]:
+    """(parent id, child id) for the whole tree, opened a level at a time as a screen does."""
+    edges: set[tuple[str, str]] = set()
+    for node in nodes:
+        if node.has_children:
+            below = node.children or reader.level_below(node)
+            edges |= {(node.id, child.id) for child in below}
+            edges |= _edges_level_by_level(reader, below)
+    return edges
+
+
+def _edges(nodes: list[PageNode]) -> set[tuple[str, str]]:
+    return {(n.id, c.id) for root in nodes for n in root.walk() for c in n.children}
+
+
+@pytest.mark.parametrize("where", ["space", "page"])
+def test_a_tree_opened_a_level_at_a_time_is_the_whole_tree(emulator: Emulator, where: str) -> None:
+    reader = make_reader(emulator)
+    address = "DOCS" if where == "space" else str(reader.browse("DOCS").find("Architecture").id)
+    whole = reader.browse(address)
+    first = reader.browse(address, one_level=True)
+    assert [n.id for n in first.roots] == [n.id for n in whole.roots]
+    assert first.blog_post_ids() == whole.blog_post_ids()
+    assert _edges_level_by_level(reader, first.roots) == _edges(whole.roots)
+
+
+def test_a_level_lists_folders_and_pages_in_confluences_order_and_says_what_has_more() -> None:
+    emulator, chain = deep_chain()
+    reader = make_reader(emulator)
+    site = emulator.site
+    space = next(iter(site.spaces.values()))
+    zeta = site.add_content(space, "Zeta notes", chain[3].id)  # made after F2, moved before it
+    zeta.position, chain[4].position = chain[4].position, zeta.position
+    below = reader.level_below(chain[3].id)
+    assert [(n.title, n.kind, n.has_children) for n in below] == [
+        ("Zeta notes", "page", False),
+        ("F2", "folder", True),
+    ]
+    folder = reader.level_below(below[1])
+    assert [(n.title, n.kind) for n in folder] == [("F3", "folder")]
+    with pytest.raises(BadArgumentError, match="not 'blogpost'"):
+        reader.level_below("123", kind="blogpost")
+
+
+def test_a_large_space_opens_in_a_few_requests_with_its_root_folders() -> None:
+    emulator = wide_space(5_000, folders=3)
+    site = emulator.site
+    space = next(iter(site.spaces.values()))
+    loose = site.add_content(space, "Loose folder", None, kind="folder")  # under no page
+    site.add_content(space, "Filed loosely", loose.id)
+    reader = make_reader(emulator)
+    emulator.clear_log()
+    first = reader.browse("BIG", one_level=True)
+    assert [(n.title, n.kind) for n in first.roots] == [
+        ("Home", "page"),
+        ("Loose folder", "folder"),
+    ]
+    # the space looked up, its root pages, its folders (CQL), its blog posts: not its 5,000 pages
+    assert len(emulator.log) == 4
+    emulator.clear_log()
+    home = reader.level_below(first.roots[0])
+    assert [n.title for n in home[:3]] == ["Shelf 0", "Shelf 1", "Shelf 2"]
+    assert all(n.has_children for n in home[:3])
+    assert [entry.path.rsplit("/", 1)[-1] for entry in emulator.log] == ["descendants"]
+    assert [n.title for n in reader.level_below(first.roots[1])] == ["Filed loosely"]

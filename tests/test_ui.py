@@ -143,12 +143,17 @@ def test_the_tree_is_driven_by_the_keyboard(
     store_demo_token(store, site)
     page.reload()
     page.locator("#url").fill(f"{site.base_url}/spaces/DOCS")
+    site.clear_log()
     page.locator("#browse").click()
     root = page.locator("#tree > [role=treeitem]").first
     expect(root).to_be_visible()
+    listings = [e.query for e in site.log if e.path.endswith("/pages")]
+    assert listings and all(q.get("depth") == "root" for q in listings)  # not the whole space
+    site.clear_log()
     root.focus()
     page.keyboard.press("ArrowRight")  # expands, its children loaded then
     expect(root).to_have_attribute("aria-expanded", "true")
+    assert [e.path.rsplit("/", 1)[-1] for e in site.log] == ["descendants"]
     page.keyboard.press("ArrowRight")  # into the first child
     child = root.locator("[role=group] > [role=treeitem]").first
     expect(child).to_be_focused()

@@ -83,7 +83,7 @@ class V1Routes:
             }
         if "body.storage" in expand:
             body["storage"] = {"value": self.site.body_of(content), "representation": "storage"}
-        shown = {
+        shown: dict[str, Any] = {
             "id": content.id,
             "type": content.kind,
             "status": content.status,
@@ -98,6 +98,11 @@ class V1Routes:
         }
         if "restrictions.read.restrictions" in expand:
             shown["restrictions"] = expanded_restrictions(self.site, content)
+        if "ancestors" in expand.split(","):  # top-down, as v1 gives them; [] at the root
+            shown["ancestors"] = [
+                {"id": a.id, "type": a.kind, "status": a.status, "title": a.title}
+                for a in self.site.ancestors(content)
+            ]
         return shown
 
     def _attachment(self, attachment: Any, page: Content) -> dict[str, Any]:

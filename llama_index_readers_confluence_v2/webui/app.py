@@ -52,14 +52,12 @@ class Settings:
 
 
 class Screen:
-    """The routes, and what a run of the app remembers: the trees browsed, the imports."""
+    """The routes, and what a run of the app remembers: its imports and sign-ins."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.jobs = Jobs()
         self.signins = SignIns(settings.store, settings.reader_options)
-        self.nodes: dict[tuple[str, str], PageNode] = {}  # (credential, node id) -> node
-        self.trees: dict[tuple[str, str], PageTree] = {}  # (credential, space key) -> tree
 
     # ---- the page and its session -------------------------------------------------------------
 
@@ -172,42 +170,21 @@ class Screen:
                 for s in spaces
             ]
             return JSONResponse({"title": f"{len(nodes)} spaces", "nodes": nodes})
-        tree = await asyncio.to_thread(reader.browse, address)
+        tree = await asyncio.to_thread(lambda: reader.browse(address, one_level=True))
         selection = parse_url(address, reader.base_url) if "://" in address else None
         space_key = selection.space_key if isinstance(selection, SpaceSelection) else address
-        nodes = self._remember(credential_id, tree, space_key)
-        return JSONResponse({"title": tree.title, "nodes": nodes})
+        return JSONResponse({"title": tree.title, "nodes": _nodes_of(tree, space_key)})
 
     async def children(self, request: Request) -> Response:
+        """What is right under a node the page opens, read then (a level at a time)."""
         body = await _json(request)
-        credential_id, node_id = str(body.get("credential") or ""), str(body.get("id") or "")
-        if body.get("kind") == "space":
-            key = (credential_id, node_id)
-            if key not in self.trees:
-                reader = self._reader(credential_id)
-                self.trees[key] = await asyncio.to_thread(reader.browse, node_id)
-            return JSONResponse({"nodes": self._remember(credential_id, self.trees[key], node_id)})
-        node = self.nodes.get((credential_id, node_id))
-        if node is None:
-            raise BadArgumentError("browse again: this node is not known to this run of the app")
-        return JSONResponse(
-            {"nodes": [self._node(credential_id, child) for child in node.children]}
-        )
-
-    def _remember(self, credential_id: str, tree: PageTree, space_key: str) -> list[dict[str, Any]]:
-        """A tree's nodes for the page (its blog posts last, apart), known for later clicks."""
-        nodes = [self._node(credential_id, root) for root in tree.roots]
-        posts = [self._node(credential_id, post) for post in tree.blog_posts]
-        return nodes + [{**post, "kind": "blogpost", "space": space_key} for post in posts]
-
-    def _node(self, credential_id: str, node: PageNode) -> dict[str, Any]:
-        self.nodes[credential_id, node.id] = node
-        return {
-            "id": node.id,
-            "title": node.title,
-            "kind": node.kind,
-            "children": bool(node.children),
-        }
+        reader = self._reader(str(body.get("credential") or ""))
+        node_id, kind = str(body.get("id") or ""), str(body.get("kind") or "")
+        if kind == "space":
+            tree = await asyncio.to_thread(lambda: reader.browse(node_id, one_level=True))
+            return JSONResponse({"nodes": _nodes_of(tree, node_id)})
+        below = await asyncio.to_thread(reader.level_below, node_id, kind)
+        return JSONResponse({"nodes": [_node(child) for child in below]})
 
     # ---- importing and searching --------------------------------------------------------------
 
@@ -257,6 +234,24 @@ class Screen:
                 ]
             }
         )
+
+
+def _nodes_of(tree: PageTree, space_key: str) -> list[dict[str, Any]]:
+    """A tree's first level for the page, its blog posts last, apart."""
+    posts = [{**_node(post), "kind": "blogpost", "space": space_key} for post in tree.blog_posts]
+    return [_node(root) for root in tree.roots] + posts
+
+
+def _node(node: PageNode) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "id": node.id,
+        "title": node.title,
+        "kind": node.kind,
+        "children": node.has_children,
+    }
+    if node.children:  # read already: drawn open
+        shown["nodes"] = [_node(child) for child in node.children]
+    return shown
 
 
 def create_app(settings: Settings) -> Starlette:

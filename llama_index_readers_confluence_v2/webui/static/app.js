@@ -123,6 +123,11 @@ function item(node, level) {
     li.setAttribute("aria-expanded", "false");
     twisty.textContent = "▸";
     twisty.addEventListener("click", () => toggle(li));
+    if (node.nodes) { // read with its parent: drawn open
+      li.append(group(node.nodes, level + 1));
+      li.setAttribute("aria-expanded", "true");
+      twisty.textContent = "▾";
+    }
   } else {
     twisty.textContent = "·";
   }
@@ -134,6 +139,19 @@ function showNodes(list, nodes, level) {
   list.replaceChildren(...nodes.map((node) => item(node, level)));
 }
 
+function group(nodes, level) {
+  const list = document.createElement("ul");
+  list.setAttribute("role", "group");
+  showNodes(list, nodes, level);
+  return list;
+}
+
+function markLeaf(li) { // opened, and nothing is under it after all
+  li.removeAttribute("aria-expanded");
+  li.querySelector(":scope > .node > .twisty").textContent = "·";
+  li.querySelector(":scope > .node > .sub")?.remove();
+}
+
 async function toggle(li) {
   const expanded = li.getAttribute("aria-expanded");
   if (expanded === null) return;
@@ -143,20 +161,22 @@ async function toggle(li) {
     twisty.textContent = "▸";
     return;
   }
-  let group = li.querySelector(":scope > ul");
-  if (!group) {
-    group = document.createElement("ul");
-    group.setAttribute("role", "group");
-    li.append(group);
+  if (!li.querySelector(":scope > ul")) {
+    if (li.getAttribute("aria-busy") === "true") return;
+    li.setAttribute("aria-busy", "true");
+    twisty.textContent = "…";
     try {
       const data = await call("/api/children", {
         credential: $("#credential").value, id: li.dataset.id, kind: li.dataset.kind,
       });
-      showNodes(group, data.nodes, Number(li.getAttribute("aria-level")) + 1);
+      if (!data.nodes.length) { markLeaf(li); return; }
+      li.append(group(data.nodes, Number(li.getAttribute("aria-level")) + 1));
     } catch (error) {
-      group.remove();
+      twisty.textContent = "▸";
       say(error.message);
       return;
+    } finally {
+      li.removeAttribute("aria-busy");
     }
   }
   li.setAttribute("aria-expanded", "true");
