@@ -11,7 +11,7 @@ by what changed since the last run (recent.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol, cast
@@ -96,6 +96,21 @@ class SyncReport:
     skipped_images: list[Failure] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)
     unknown_audiences: list[Failure] = field(default_factory=list)
+
+    @classmethod
+    def combined(cls, reports: Iterable[SyncReport]) -> SyncReport:
+        """One report for several sync calls (one import of several selections): counts added
+        up, lists joined; a full listing only if each was, changes since the earliest."""
+        reports = list(reports)
+        total = cls()
+        for report in reports:
+            for name, value in vars(report).items():
+                if isinstance(value, int | list) and not isinstance(value, bool):
+                    setattr(total, name, getattr(total, name) + value)
+        total.full_listing = all(report.full_listing for report in reports)
+        since = [report.since for report in reports if report.since is not None]
+        total.since = min(since) if since and not total.full_listing else None
+        return total
 
     def summary(self) -> str:
         relabeled = f"{self.relabeled} re-labelled, " if self.relabeled else ""

@@ -46,7 +46,9 @@ def _wait_for(jobs: Jobs, job_id: str) -> dict[str, Any]:
     raise AssertionError("the import did not end")
 
 
-def test_skipped_files_stay_counted_while_the_next_space_imports(tmp_path: Path) -> None:
+def test_skipped_files_stay_counted_while_the_next_space_imports_and_one_summary_ends_it(
+    tmp_path: Path,
+) -> None:
     emulator = Emulator(pages=60)
     reader = make_reader(emulator)
     collection = PausingCollection(tmp_path / "wiki.sqlite")
@@ -63,3 +65,6 @@ def test_skipped_files_stay_counted_while_the_next_space_imports(tmp_path: Path)
     assert done["state"] == "done", done["error"]
     assert done["skipped_count"] == during["skipped_count"] == len(done["skipped"])
     assert done["pages"] > during["pages"] and done["failed_count"] == 0
+    # one summary for the whole import, not one per space
+    assert done["summary"].startswith(f"{done['pages']} added, 0 updated, ")
+    assert done["summary"].count(" added") == 1

@@ -174,14 +174,11 @@ class Jobs:
             return
         with self._lock:
             progress.state = "done"
-            progress.summary = "; ".join(report.summary() for report in reports)
-            progress.failures = [
-                f"page {f.page_id}: {f.reason}" for r in reports for f in r.failures
-            ]
+            total = SyncReport.combined(reports)
+            progress.summary = total.summary()
+            progress.failures = [f"page {f.page_id}: {f.reason}" for f in total.failures]
             progress.skipped = [
-                f"page {s.page_id}: {s.reason}"
-                for r in reports
-                for s in (*r.skipped_images, *r.skipped)
+                f"page {s.page_id}: {s.reason}" for s in (*total.skipped_images, *total.skipped)
             ]
 
 
