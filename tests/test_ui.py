@@ -4,6 +4,7 @@ temporary folder."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import socket
@@ -165,6 +166,25 @@ def test_the_tree_is_driven_by_the_keyboard(
     expect(root).to_be_focused()
     page.keyboard.press("ArrowLeft")  # collapses
     expect(root).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_root_page_opened_with_nothing_under_it_becomes_a_leaf(
+    page: Page, site: Emulator, store: CredentialStore
+) -> None:
+    docs = site.site.space_of("DOCS")
+    assert docs is not None
+    site.site.add_content(docs, "Loose note")  # a root page, under no other: not known empty
+    store_demo_token(store, site)
+    page.reload()
+    page.locator("#url").fill("DOCS")
+    page.locator("#browse").click()
+    loose = page.locator("#tree > [role=treeitem]", has_text="Loose note")
+    expect(loose).to_have_attribute("aria-expanded", "false")
+    expect(loose.locator(".with-children")).to_have_count(1)
+    loose.locator(".twisty").click()
+    expect(loose).not_to_have_attribute("aria-expanded", re.compile(".*"))
+    expect(loose.locator(".with-children")).to_have_count(0)
+    expect(loose.locator("[role=group]")).to_have_count(0)
 
 
 def test_a_bad_address_and_a_refused_credential_are_shown(
