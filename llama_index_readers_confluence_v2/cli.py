@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import BadArgumentError, ConfluenceError
+from .errors import BadArgumentError, ConfluenceError, stops_the_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_COLLECTION = "confluence.sqlite"
@@ -33,7 +33,8 @@ def _clean_errors(command: F) -> F:
         except (ConfluenceError, OSError) as error:
             if click.get_current_context().find_root().params.get("debug"):
                 raise
-            raise click.ClickException(_one_line(error)) from None
+            hint = " (here: ingest --max-points-per-hour N)" if stops_the_run(error) else ""
+            raise click.ClickException(_one_line(error) + hint) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -322,6 +323,13 @@ def browse(
     "between them only changes are asked for). 0: every run. Default: every run under 5,000 "
     "pages or with --permissions, else 7.",
 )
+@click.option(
+    "--max-points-per-hour",
+    type=click.FloatRange(min=100),
+    help="Spend at most this many of Atlassian's API points an hour (OAuth apps share 65,000 an "
+    "hour by default): a long run spreads itself over the hours it needs instead of stopping "
+    "when the hour's quota is spent.",
+)
 @click.pass_obj
 @_clean_errors
 def ingest(
@@ -342,6 +350,7 @@ def ingest(
     credential_id: str | None,
     page_status: str,
     full_every: float | None,
+    max_points_per_hour: float | None,
 ) -> None:
     """Import pages, spaces or sites (URLs, page ids or space keys), or labelled pages
     (--label); re-runs import only changes."""
@@ -366,7 +375,8 @@ def ingest(
     keys = [t for t in targets if "://" not in t and not t.isdigit()]
     if len(keys) > 1:
         raise BadArgumentError("give one space key per run (or space URLs)")
-    reader = _reader(obj, urls[0] if urls else None, credential_id, base_url)
+    pacing = {} if max_points_per_hour is None else {"max_points_per_hour": max_points_per_hour}
+    reader = _reader(obj, urls[0] if urls else None, credential_id, base_url, **pacing)
     selection: dict[str, Any] = {
         "url": urls or None,
         "page_ids": ids or None,
@@ -583,13 +593,21 @@ def _store(obj: dict[str, Any]) -> Any:
 
 
 def _reader(
-    obj: dict[str, Any], address: str | None, credential_id: str | None, base_url: str | None = None
+    obj: dict[str, Any],
+    address: str | None,
+    credential_id: str | None,
+    base_url: str | None = None,
+    **more: Any,
 ) -> Any:
     """A reader for the configured site (a stored credential's, --base-url, CONFLUENCE_BASE_URL),
     or else the site of `address`. Credentials never go to a host that only a URL names."""
     from .reader import ConfluenceReader
 
-    options = {"api_gateway_url": obj["api_gateway_url"], "auth_server_url": obj["auth_server_url"]}
+    options = {
+        "api_gateway_url": obj["api_gateway_url"],
+        "auth_server_url": obj["auth_server_url"],
+        **more,
+    }
     from_url = address if address and "://" in address else None
     configured = base_url or os.environ.get("CONFLUENCE_BASE_URL")
     if credential_id:

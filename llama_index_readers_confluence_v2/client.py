@@ -662,6 +662,8 @@ class ConfluenceClient(HttpSession):
         finally:
             if not pending.done():
                 pending.cancel()
+            elif not pending.cancelled():
+                pending.exception()  # a read-ahead the caller stopped before: its error is moot
 
     async def paginate_offset(
         self,

@@ -150,7 +150,8 @@ class Pacer:
             f"{why}: no request may be sent before {retry_at:%Y-%m-%d %H:%M:%S} UTC "
             f"({seconds:.0f} s, longer than RetryPolicy.max_wait of {self.max_wait:.0f} s); "
             "what was imported is kept: run again after that time (a sync continues where it "
-            "stopped), or raise max_wait to wait it out",
+            "stopped), raise RetryPolicy.max_wait to wait it out, or spread a long run over the "
+            "hours it needs with max_points_per_hour",
             retry_at=retry_at,
         )
 

@@ -10,10 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from llama_index_readers_confluence_v2 import DEFAULT_SCOPES, OAuthCredential
 from llama_index_readers_confluence_v2.cli import main
+from llama_index_readers_confluence_v2.credential_store import CredentialStore
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
 from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
+from llama_index_readers_confluence_v2.sinks import LocalCollection
+
+from .sites import imaged_space
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -303,3 +308,72 @@ def test_ingest_with_permissions_then_search_as_each_user(
     assert_clean_failure(
         run(["ingest", "DOCS", "--split-by-audience", "--to", target], env), "--h2ogpte"
     )
+
+
+def _oauth_env(emulator: Emulator, tmp_path: Path) -> dict[str, str | None]:
+    """The environment of a user whose store holds an OAuth credential (`work`) for the site."""
+    app = emulator.oauth.register_app()
+    account = emulator.user().account_id
+    tokens = emulator.oauth.issue_tokens(account, app.client_id, " ".join(DEFAULT_SCOPES))
+    store = CredentialStore(tmp_path / "credentials.json", use_keyring=False)
+    credential = OAuthCredential(
+        app.client_id, app.client_secret, tokens["access_token"], tokens["refresh_token"]
+    )
+    store.save("work", credential, site=emulator.base_url)
+    return {
+        "CONFLUENCE_API_GATEWAY_URL": emulator.gateway_url,
+        "CONFLUENCE_AUTH_SERVER_URL": emulator.auth_url,
+        "CONFLUENCE_V2_CREDENTIALS": str(tmp_path / "credentials.json"),
+    }
+
+
+def test_ingest_stops_on_a_spent_hour_saying_when_and_how_to_spread_the_run(
+    tmp_path: Path,
+) -> None:
+    emulator = imaged_space(500)
+    emulator.advance(3600 - emulator.app.now() % 3600 + 1)  # a whole hour ahead
+    quota = emulator.points_quota(limit=65_000)
+    quota.charge(65_000 - 950)  # other apps of the tenant spent most of this hour
+    target = tmp_path / "wiki.sqlite"
+    with emulator.serve():
+        env = _oauth_env(emulator, tmp_path)
+        stopped = run(["ingest", "FAULT", "--credential", "work", "--to", str(target)], env)
+        assert_clean_failure(stopped, r"quota is spent: no request may be sent before 20\d\d-")
+        assert "ingest --max-points-per-hour N" in stopped.output
+        with LocalCollection(target) as collection:
+            kept = collection.page_ids()
+        assert kept, "what was imported before the hour ran out is kept"
+        emulator.advance(3600)
+        again = run(["ingest", "FAULT", "--credential", "work", "--to", str(target)], env)
+    assert again.exit_code == 0, again.output
+    assert re.search(rf"{len(kept)} unchanged", again.output), again.output
+
+
+def test_ingest_spreads_a_run_over_a_points_budget(tmp_path: Path) -> None:
+    emulator = imaged_space(100)
+    quota = emulator.points_quota(limit=10_000_000)
+    budget = ["--max-points-per-hour", "54000"]  # 15 points a second
+    with emulator.serve():
+        env = _oauth_env(emulator, tmp_path)
+        refused = run(
+            ["ingest", "FAULT", "--credential", "work", "--max-points-per-hour", "5"], env
+        )
+        spread = run(
+            [
+                "ingest",
+                "FAULT",
+                "--credential",
+                "work",
+                *budget,
+                "--to",
+                str(tmp_path / "w.sqlite"),
+            ],
+            env,
+        )
+    assert refused.exit_code == 2 and "--max-points-per-hour" in refused.output
+    assert spread.exit_code == 0, spread.output
+    log = emulator.log
+    took = log[-1].arrived - log[0].arrived
+    paced_seconds = (quota.total - 150 - 4 * 4) / 15  # ten seconds' worth may go at once
+    assert paced_seconds > 2, quota.total
+    assert took >= 0.9 * paced_seconds, (took, quota.total)
