@@ -89,7 +89,11 @@ class Pacer:
         await self._through_holds()
         while self._in_flight >= int(self.limit):
             await self._queue_up(ahead=retry)
-            await self._through_holds()  # the budget may have gone while this one waited
+            try:
+                await self._through_holds()  # the budget may have gone while this one waited
+            except RateLimitError:
+                self._wake_one()  # the run stops: the turn goes on, so the next one stops too
+                raise
         for gate in (self._budget, self._burst):
             if gate is not None:
                 gate.charge(1)  # the request's base point (or place in the second) is taken now

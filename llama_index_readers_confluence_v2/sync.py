@@ -21,7 +21,7 @@ from llama_index.core.schema import Document
 from .bridge import iterate_sync
 from .reader import ConfluenceReader
 from .recent import Checkpoint, full_listing_due, next_since
-from .report import Failure, ImportReport, PageRelabel, PageRemoval, PageUpsert
+from .report import Change, Failure, ImportReport, PageRelabel, PageRemoval, PageUpsert
 
 
 class SyncTarget(Protocol):
@@ -167,21 +167,12 @@ def sync(
             **selection,
         )
     )
-    for change in changes:
-        if isinstance(change, PageUpsert):
-            _upsert(target, aware, scope, change)
-            report.images += len(change.images)
-            report.attachments += len(change.attachments)
-            if change.is_new:
-                report.added += 1
-            else:
-                report.updated += 1
-        elif isinstance(change, PageRelabel) and relabelling is not None:
-            relabelling.relabel(scope, change.page_id, change.metadata, change.fingerprint)
-            report.relabeled += 1
-        elif isinstance(change, PageRemoval):
-            target.remove(scope, change.page_id)
-            report.deleted += 1
+    try:
+        for change in changes:
+            _apply(target, aware, relabelling, scope, change, report)
+    except Exception:
+        target.finish()  # what was handed over before the stop is kept (a batching target)
+        raise
     target.finish()
     if keeper is not None and not import_report.failures:  # a failed page is looked at again
         previous = checkpoint.since if checkpoint else None
@@ -203,6 +194,31 @@ def sync(
     report.skipped = list(import_report.skipped)
     report.unknown_audiences = list(import_report.unknown_audiences)
     return report
+
+
+def _apply(
+    target: SyncTarget,
+    aware: AttachmentAwareTarget | None,
+    relabelling: RelabellingTarget | None,
+    scope: str,
+    change: Change,
+    report: SyncReport,
+) -> None:
+    """One change written to the target, counted."""
+    if isinstance(change, PageUpsert):
+        _upsert(target, aware, scope, change)
+        report.images += len(change.images)
+        report.attachments += len(change.attachments)
+        if change.is_new:
+            report.added += 1
+        else:
+            report.updated += 1
+    elif isinstance(change, PageRelabel) and relabelling is not None:
+        relabelling.relabel(scope, change.page_id, change.metadata, change.fingerprint)
+        report.relabeled += 1
+    elif isinstance(change, PageRemoval):
+        target.remove(scope, change.page_id)
+        report.deleted += 1
 
 
 def _keeps_checkpoints(target: SyncTarget) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import h2ogpte
 import pytest
 
 from llama_index_readers_confluence_v2 import (
@@ -17,7 +19,10 @@ from llama_index_readers_confluence_v2 import (
     RetryPolicy,
 )
 from llama_index_readers_confluence_v2.emulator import Emulator
+from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
+from llama_index_readers_confluence_v2.pacing import Pacer
 from llama_index_readers_confluence_v2.sinks import LocalCollection
+from llama_index_readers_confluence_v2.sinks.h2ogpte import H2OGPTeCollection
 from llama_index_readers_confluence_v2.sync import sync
 
 from .conftest import make_reader
@@ -102,6 +107,38 @@ def test_a_spent_quota_stops_the_sync_at_once_and_the_next_hour_finishes_it(
         assert report.unchanged == len(stored) and not report.failures
 
 
+def test_an_h2ogpte_collection_keeps_every_page_handed_over_before_the_hour_ran_out(
+    h2o: H2OGPTeEmulator,
+) -> None:
+    emulator = imaged_space(500)
+    to_the_top_of_an_hour(emulator)
+    quota = emulator.points_quota(limit=65_000)
+    quota.charge(65_000 - 950)
+    reader = oauth_reader(emulator)
+    client = h2ogpte.H2OGPTE(address=h2o.address, api_key=h2o.api_key)
+    # one batch for the whole space: pages are queued, and ingested only when it is sent
+    target = H2OGPTeCollection.create(client, "Wiki", batch_pages=10_000)
+    selection = {"space_key": "FAULT", "include_attachments": True}
+    with pytest.raises(RateLimitError, match="quota is spent"):
+        sync(reader, target, **selection)
+    scope, _ = reader.request(**selection).scope(reader.base_url)
+    stored = set(H2OGPTeCollection(client, target.collection_id).known(scope))
+    assert stored, "the pages queued when the hour ran out were lost"
+    emulator.advance(3600)
+    before = len(emulator.log)
+    report = sync(reader, H2OGPTeCollection(client, target.collection_id), **selection)
+    assert report.unchanged == len(stored) and report.added == len(current_ids(emulator)) - len(
+        stored
+    )
+    refetched = {
+        page_id
+        for e in emulator.log[before:]
+        if "body-format" in e.query
+        for page_id in e.query.get("id", "").split(",")
+    }
+    assert not refetched & stored
+
+
 def test_a_listing_read_ahead_when_the_hour_ran_out_leaves_no_error_behind(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -115,6 +152,33 @@ def test_a_listing_read_ahead_when_the_hour_ran_out_leaves_no_error_behind(
         sync(reader, collection, space_key="FAULT", include_attachments=True)
     gc.collect()  # an unretrieved task error is logged when the task is collected
     assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
+
+
+def test_requests_queued_when_the_hour_runs_out_all_stop_and_none_hangs() -> None:
+    async def queued_when_the_quota_goes() -> list[BaseException | None]:
+        pacer = Pacer(1)  # near the quota: one request at a time, the rest queued behind it
+        inside, answered = asyncio.Event(), asyncio.Event()
+
+        async def in_flight() -> None:
+            async with pacer.slot():
+                inside.set()
+                await answered.wait()
+
+        async def queued() -> None:
+            async with pacer.slot():
+                pass
+
+        first = asyncio.ensure_future(in_flight())
+        await inside.wait()
+        behind = [asyncio.ensure_future(queued()) for _ in range(5)]
+        await asyncio.sleep(0)
+        pacer.hold(3599, "the hour's API points quota is spent")  # what the answer said
+        answered.set()
+        await first
+        done = await asyncio.wait_for(asyncio.gather(*behind, return_exceptions=True), 10)
+        return [outcome for outcome in done if not isinstance(outcome, RateLimitError)]
+
+    assert asyncio.run(queued_when_the_quota_goes()) == []
 
 
 def test_a_short_wait_is_waited_out_with_a_countdown_on_the_progress_bar(
