@@ -133,6 +133,23 @@ def full_listing_due(
     return now - checkpoint.full_at >= every.total_seconds()
 
 
+def changes_first(
+    checkpoint: Checkpoint | None,
+    request: LoadRequest,
+    *,
+    held: int,
+    now: float,
+    every: timedelta | None,
+) -> bool:
+    """Whether a due full listing is due by age alone (it would not be after a fresh one):
+    then the run asks for what changed first, which is cheap, so a full listing that the hour's
+    quota stops never holds back the day's changes."""
+    if checkpoint is None or checkpoint.since is None:
+        return False
+    fresh = Checkpoint(checkpoint.since, now)
+    return not full_listing_due(fresh, request, held=held, now=now, every=every)
+
+
 async def touched_pages(
     client: ConfluenceClient, content_type: str, space_key: str, since: datetime
 ) -> set[str]:

@@ -20,7 +20,7 @@ from llama_index.core.schema import Document
 
 from .bridge import iterate_sync
 from .reader import ConfluenceReader
-from .recent import Checkpoint, full_listing_due, next_since
+from .recent import Checkpoint, changes_first, full_listing_due, next_since
 from .report import Change, Failure, ImportReport, PageRelabel, PageRemoval, PageUpsert
 
 
@@ -137,55 +137,95 @@ def sync(
     changed since the last run, for whole spaces and sites, with a full listing (which notices
     deletions, moves and audience changes) when the last one is `full_every` old. By default
     (None) that is every run for selections under 5,000 pages or with `include_permissions`,
-    else 7 days (see recent.py); `timedelta(0)` lists in full every run."""
+    else 7 days (see recent.py); `timedelta(0)` lists in full every run. A full listing due by
+    age is preceded by the changes-only pass, so one that the hour's quota stops (its
+    deletions are applied only once it is complete) never holds back the day's changes."""
     request = reader.request(show_progress=show_progress, **selection)  # fails before any write
     scope, description = request.scope(reader.base_url)
-    known = target.known(scope)
     keeper = cast(CheckpointTarget, target) if _keeps_checkpoints(target) else None
-    checkpoint = Checkpoint.from_json(keeper.checkpoint(scope)) if keeper else None
-    started = time.time()
-    full = not known or full_listing_due(
-        checkpoint, request, held=len(known), now=started, every=full_every
-    )
-    since = None if full or checkpoint is None else checkpoint.since
-    aware = cast(AttachmentAwareTarget, target) if _is_aware(target) else None
-    known_files = aware.known_attachments(scope) if aware else {}
-    originals = aware.original_files if aware else frozenset()
-    relabelling = cast(RelabellingTarget, target) if hasattr(target, "relabel") else None
-    target.begin(scope, description)
-    report = SyncReport(full_listing=full, since=since)
-    import_report = ImportReport()
-    changes = iterate_sync(
-        lambda: reader.achanges(
-            known,
-            report=import_report,
-            known_attachments=known_files,
-            original_files=originals,
-            relabel=relabelling is not None,
-            since=since,
-            show_progress=show_progress,
-            **selection,
+    run = _Run(reader, target, keeper, scope, description, show_progress, selection)
+    known = target.known(scope)
+    checkpoint = run.checkpoint()
+    now = time.time()
+    held = len(known)
+    full = not known or full_listing_due(checkpoint, request, held=held, now=now, every=full_every)
+    if not (
+        full and known and changes_first(checkpoint, request, held=held, now=now, every=full_every)
+    ):
+        return run.once(known, checkpoint, full=full)
+    changes = run.once(known, checkpoint, full=False)
+    listing = run.once(target.known(scope), run.checkpoint(), full=True)
+    both = SyncReport.combined([changes, listing])
+    both.unchanged, both.full_listing, both.since = listing.unchanged, True, None
+    return both
+
+
+@dataclass
+class _Run:
+    """One sync call's passes over the same target and scope."""
+
+    reader: ConfluenceReader
+    target: SyncTarget
+    keeper: CheckpointTarget | None
+    scope: str
+    description: str
+    show_progress: bool
+    selection: dict[str, Any]
+
+    def checkpoint(self) -> Checkpoint | None:
+        return Checkpoint.from_json(self.keeper.checkpoint(self.scope)) if self.keeper else None
+
+    def once(
+        self, known: dict[str, str], checkpoint: Checkpoint | None, *, full: bool
+    ) -> SyncReport:
+        """One pass: a full listing, or only what changed since the checkpoint's watermark."""
+        target, scope = self.target, self.scope
+        started = time.time()
+        since = None if full or checkpoint is None else checkpoint.since
+        aware = cast(AttachmentAwareTarget, target) if _is_aware(target) else None
+        known_files = aware.known_attachments(scope) if aware else {}
+        originals = aware.original_files if aware else frozenset()
+        relabelling = cast(RelabellingTarget, target) if hasattr(target, "relabel") else None
+        target.begin(scope, self.description)
+        report = SyncReport(full_listing=full, since=since)
+        import_report = ImportReport()
+        changes = iterate_sync(
+            lambda: self.reader.achanges(
+                known,
+                report=import_report,
+                known_attachments=known_files,
+                original_files=originals,
+                relabel=relabelling is not None,
+                since=since,
+                show_progress=self.show_progress,
+                **self.selection,
+            )
         )
-    )
-    try:
-        for change in changes:
-            _apply(target, aware, relabelling, scope, change, report)
-    except Exception:
-        target.finish()  # what was handed over before the stop is kept (a batching target)
-        raise
-    target.finish()
-    if keeper is not None and not import_report.failures:  # a failed page is looked at again
-        previous = checkpoint.since if checkpoint else None
-        keeper.save_checkpoint(
-            scope,
-            Checkpoint(
-                next_since(previous, import_report.latest_edit, time.time() - started),
-                started if full or checkpoint is None else checkpoint.full_at,
-            ).to_json(),
-        )
+        try:
+            for change in changes:
+                _apply(target, aware, relabelling, scope, change, report)
+        except Exception:
+            target.finish()  # what was handed over before the stop is kept (a batching target)
+            raise
+        target.finish()
+        if self.keeper is not None and not import_report.failures:  # failed pages: again
+            previous = checkpoint.since if checkpoint else None
+            self.keeper.save_checkpoint(
+                scope,
+                Checkpoint(
+                    next_since(previous, import_report.latest_edit, time.time() - started),
+                    started if full or checkpoint is None else checkpoint.full_at,
+                ).to_json(),
+            )
+        _count(report, import_report, held=None if full else len(known))
+        return report
+
+
+def _count(report: SyncReport, import_report: ImportReport, *, held: int | None) -> None:
+    """A pass's report from the reader's; `held`: a changes-only pass's pages held before."""
     report.unchanged = import_report.unchanged
-    if not full:  # what was not listed is held unchanged
-        report.unchanged = len(known) - report.updated - report.relabeled
+    if held is not None:  # what was not listed is held unchanged
+        report.unchanged = held - report.updated - report.relabeled
     report.kept = import_report.kept
     report.requests = import_report.requests
     report.points = import_report.points
@@ -193,7 +233,6 @@ def sync(
     report.skipped_images = list(import_report.skipped_images)
     report.skipped = list(import_report.skipped)
     report.unknown_audiences = list(import_report.unknown_audiences)
-    return report
 
 
 def _apply(

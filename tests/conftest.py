@@ -8,7 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from llama_index_readers_confluence_v2 import ConfluenceReader, RetryPolicy
+from llama_index_readers_confluence_v2 import (
+    DEFAULT_SCOPES,
+    ConfluenceReader,
+    OAuthCredential,
+    RetryPolicy,
+)
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
 
@@ -58,3 +63,24 @@ def api_client(emulator: Emulator, auth: Any = None, **kwargs: Any) -> httpx.Asy
         auth=auth if auth is not None else (account.email, account.api_token),
         **kwargs,
     )
+
+
+QUOTA_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.01, backoff_max=0.05)  # max_wait 300 s
+
+
+def oauth_reader(emulator: Emulator, **options: Any) -> ConfluenceReader:
+    """A reader signed in through OAuth 2.0 (the traffic Atlassian's points quota applies to)."""
+    app = emulator.oauth.register_app()
+    tokens = emulator.oauth.issue_tokens(
+        emulator.user().account_id, app.client_id, " ".join(DEFAULT_SCOPES)
+    )
+    credential = OAuthCredential(
+        app.client_id, app.client_secret, tokens["access_token"], tokens["refresh_token"]
+    )
+    options.setdefault("retry", QUOTA_RETRY)
+    return make_reader(emulator, credentials=credential, user_name=None, api_token=None, **options)
+
+
+def to_the_top_of_an_hour(emulator: Emulator) -> None:
+    """Move the emulator's clock just past a quota reset, so a whole hour lies ahead."""
+    emulator.advance(3600 - emulator.app.now() % 3600 + 1)

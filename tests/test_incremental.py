@@ -12,7 +12,7 @@ from pathlib import Path
 import h2ogpte
 import pytest
 
-from llama_index_readers_confluence_v2 import BadArgumentError
+from llama_index_readers_confluence_v2 import BadArgumentError, RateLimitError
 from llama_index_readers_confluence_v2.emulator import Content, Emulator
 from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
 from llama_index_readers_confluence_v2.recent import Checkpoint, full_listing_due
@@ -21,7 +21,7 @@ from llama_index_readers_confluence_v2.sinks import LocalCollection
 from llama_index_readers_confluence_v2.sinks.h2ogpte import H2OGPTeCollection
 from llama_index_readers_confluence_v2.sync import sync
 
-from .conftest import make_reader
+from .conftest import make_reader, oauth_reader, to_the_top_of_an_hour
 from .sites import wide_space
 
 WEEKLY = timedelta(days=7)
@@ -212,3 +212,33 @@ def test_an_h2ogpte_collection_keeps_its_checkpoint(h2o: H2OGPTeEmulator) -> Non
     second = sync(reader, again, space_key="BIG", full_every=WEEKLY)
     assert not second.full_listing and (second.updated, second.added) == (1, 0)
     assert body_requests(emulator) == {pages[3].id}
+
+
+def test_a_full_listing_the_hour_cannot_hold_does_not_hold_back_the_days_changes(
+    tmp_path: Path,
+) -> None:
+    emulator = wide_space(5_000)
+    site = emulator.site
+    pages = big_space_pages(emulator)
+    reader = oauth_reader(emulator)
+    with LocalCollection(tmp_path / "wiki.sqlite") as collection:
+        sync(reader, collection, space_key="BIG")
+        scope, _ = reader.request(space_key="BIG").scope(reader.base_url)
+        stored = Checkpoint.from_json(collection.checkpoint(scope))
+        assert stored is not None
+        week_old = Checkpoint(stored.since, stored.full_at - 8 * 86400)
+        collection.save_checkpoint(scope, week_old.to_json())  # a full listing is due
+        for page in pages[10:13]:
+            site.edit_page(page.id, body=f"<p>The axolotl memo {page.id}.</p>")
+        to_the_top_of_an_hour(emulator)
+        quota = emulator.points_quota(limit=65_000)
+        quota.charge(65_000 - 1_500)  # enough for the changes, not for listing 5,000 pages
+        with pytest.raises(RateLimitError, match="quota is spent"):
+            sync(reader, collection, space_key="BIG")
+        found = {hit.page_id for hit in collection.search("axolotl memo")}
+        assert found == {page.id for page in pages[10:13]}, "the day's changes were held back"
+        site.delete_content(pages[-1].id)  # a leaf: nothing else moves
+        emulator.advance(3600)
+        listed = sync(reader, collection, space_key="BIG")
+    assert listed.full_listing and listed.deleted == 1 and listed.updated == 0
+    assert listed.unchanged == 4_999

@@ -6,17 +6,12 @@ import asyncio
 import gc
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import h2ogpte
 import pytest
 
 from llama_index_readers_confluence_v2 import (
-    DEFAULT_SCOPES,
-    ConfluenceReader,
-    OAuthCredential,
     RateLimitError,
-    RetryPolicy,
 )
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
@@ -25,27 +20,8 @@ from llama_index_readers_confluence_v2.sinks import LocalCollection
 from llama_index_readers_confluence_v2.sinks.h2ogpte import H2OGPTeCollection
 from llama_index_readers_confluence_v2.sync import sync
 
-from .conftest import make_reader
+from .conftest import QUOTA_RETRY, make_reader, oauth_reader, to_the_top_of_an_hour
 from .sites import current_ids, imaged_space
-
-QUOTA_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.01, backoff_max=0.05)  # max_wait 300 s
-
-
-def oauth_reader(emulator: Emulator, **options: Any) -> ConfluenceReader:
-    app = emulator.oauth.register_app()
-    tokens = emulator.oauth.issue_tokens(
-        emulator.user().account_id, app.client_id, " ".join(DEFAULT_SCOPES)
-    )
-    credential = OAuthCredential(
-        app.client_id, app.client_secret, tokens["access_token"], tokens["refresh_token"]
-    )
-    options.setdefault("retry", QUOTA_RETRY)
-    return make_reader(emulator, credentials=credential, user_name=None, api_token=None, **options)
-
-
-def to_the_top_of_an_hour(emulator: Emulator) -> None:
-    """Move the emulator's clock just past a quota reset, so a whole hour lies ahead."""
-    emulator.advance(3600 - emulator.app.now() % 3600 + 1)
 
 
 @pytest.mark.parametrize("per_object", [True, False], ids=["each object", "once a listing"])
