@@ -152,11 +152,12 @@ def parse_page_id(value: object, what: str = "page id") -> str:
         )
     text = str(value).strip()
     if not text.isdigit() or not 0 < int(text) <= MAX_ID:
-        raise BadArgumentError(
-            f"{what} must be a positive 64-bit number such as '123456'; got {text[:40]!r}. "
-            "To import by address, pass url=... instead"
-        )
+        raise BadArgumentError(_bad_id(what, text) + ". To import by address, pass url=... instead")
     return str(int(text))
+
+
+def _bad_id(what: str, text: str) -> str:
+    return f"{what} must be a positive 64-bit number such as '123456'; got {text[:40]!r}"
 
 
 def tiny_to_id(tiny: str) -> int:
@@ -211,18 +212,26 @@ def parse_url(url: str, base_url: str) -> Selection:
     return _selection_from_path(path or "/", parse_qs(parts.query), url)
 
 
+def _id_in(url: str, value: str, what: str = "page id") -> str:
+    """An id found in an address, checked: a bad one is the address's fault (BadURLError)."""
+    try:
+        return parse_page_id(value, what)
+    except BadArgumentError:
+        raise BadURLError(f"{redact_url(url)!r}: its {_bad_id(what, value)}") from None
+
+
 def _selection_from_path(path: str, query: dict[str, list[str]], url: str) -> Selection:
     if path in ("/", "", "/home", "/spaces", "/spaces/"):
         return InstanceSelection()
     if path.endswith("viewpage.action") or path.endswith("resumedraft.action"):
         return _selection_from_action(query, url)
     for pattern, make in (
-        (_PAGE_PATH, lambda m: PageSelection(parse_page_id(m["id"]))),
+        (_PAGE_PATH, lambda m: PageSelection(_id_in(url, m["id"]))),
         (
             _BLOG_PATH,
-            lambda m: BlogPostSelection(parse_page_id(m["id"] or m["short"], "blog post id")),
+            lambda m: BlogPostSelection(_id_in(url, m["id"] or m["short"], "blog post id")),
         ),
-        (_FOLDER_PATH, lambda m: FolderSelection(parse_page_id(m["id"], "folder id"))),
+        (_FOLDER_PATH, lambda m: FolderSelection(_id_in(url, m["id"], "folder id"))),
         (_SPACE_PATH, lambda m: SpaceSelection(unquote_plus(m["key"]))),
         (_TINY_PATH, lambda m: PageSelection(str(tiny_to_id(m["tiny"])))),
         (_DISPLAY_PATH, _display_selection),
@@ -240,7 +249,7 @@ def _selection_from_path(path: str, query: dict[str, list[str]], url: str) -> Se
 def _selection_from_action(query: dict[str, list[str]], url: str) -> Selection:
     for key in ("pageId", "draftId"):
         if query.get(key):
-            return PageSelection(parse_page_id(query[key][0]))
+            return PageSelection(_id_in(url, query[key][0]))
     raise BadURLError(f"{redact_url(url)!r} has no pageId parameter")
 
 
