@@ -185,7 +185,7 @@ def ui(obj: dict[str, Any], port: int, no_open: bool, collection_path: str, demo
 
     from .webui import INSTALL_HINT, running
 
-    options = {"api_gateway_url": obj["api_gateway_url"], "auth_server_url": obj["auth_server_url"]}
+    options = _endpoints(obj)
     with contextlib.ExitStack() as stack:
         store, address = _store(obj), ""
         if demo:
@@ -375,8 +375,7 @@ def ingest(
     keys = [t for t in targets if "://" not in t and not t.isdigit()]
     if len(keys) > 1:
         raise BadArgumentError("give one space key per run (or space URLs)")
-    pacing = {} if max_points_per_hour is None else {"max_points_per_hour": max_points_per_hour}
-    reader = _reader(obj, urls[0] if urls else None, credential_id, base_url, **pacing)
+    reader = _reader(obj, urls[0] if urls else None, credential_id, base_url, max_points_per_hour)
     selection: dict[str, Any] = {
         "url": urls or None,
         "page_ids": ids or None,
@@ -592,22 +591,23 @@ def _store(obj: dict[str, Any]) -> Any:
     return CredentialStore(obj.get("store"))
 
 
+def _endpoints(obj: dict[str, Any]) -> dict[str, str]:
+    """Atlassian's API gateway and authorization server (the emulator's, in tests and demos)."""
+    return {"api_gateway_url": obj["api_gateway_url"], "auth_server_url": obj["auth_server_url"]}
+
+
 def _reader(
     obj: dict[str, Any],
     address: str | None,
     credential_id: str | None,
     base_url: str | None = None,
-    **more: Any,
+    max_points_per_hour: float | None = None,
 ) -> Any:
     """A reader for the configured site (a stored credential's, --base-url, CONFLUENCE_BASE_URL),
     or else the site of `address`. Credentials never go to a host that only a URL names."""
     from .reader import ConfluenceReader
 
-    options = {
-        "api_gateway_url": obj["api_gateway_url"],
-        "auth_server_url": obj["auth_server_url"],
-        **more,
-    }
+    options: dict[str, Any] = {**_endpoints(obj), "max_points_per_hour": max_points_per_hour}
     from_url = address if address and "://" in address else None
     configured = base_url or os.environ.get("CONFLUENCE_BASE_URL")
     if credential_id:

@@ -480,10 +480,10 @@ class SiteTree:
             return self._space_labels[space.id, kind]
         if len(page_ids) == 1:
             return {page_ids[0]: await self._labels_of_page(page_ids[0], kind)}
-        if by_page or len(await self._labels_in_use(space)) >= len(page_ids):
+        labels = [] if by_page else await self._labels_in_use(space)
+        if by_page or len(labels) >= len(page_ids):
             found = await asyncio.gather(*(self._labels_of_page(i, kind) for i in page_ids))
             return dict(zip(page_ids, found, strict=True))
-        labels = await self._labels_in_use(space)
         self._space_labels[space.id, kind] = await self._pages_by_label(space, labels, kind)
         return self._space_labels[space.id, kind]
 

@@ -165,11 +165,10 @@ def test_when_a_full_listing_is_due() -> None:
     now = time.time()
     recent = Checkpoint("2026-01-05T09:00:00+00:00", full_at=now - 3600)
     old = Checkpoint("2026-01-05T09:00:00+00:00", full_at=now - 8 * 86400)
-    space = parse_request("https://x.atlassian.net", kwargs={"space_key": "ENG"})
-    guarded = parse_request(
-        "https://x.atlassian.net", kwargs={"space_key": "ENG", "include_permissions": True}
-    )
-    pages = parse_request("https://x.atlassian.net", kwargs={"page_ids": ["1"]})
+    site = Emulator(pages=1).base_url
+    space = parse_request(site, kwargs={"space_key": "ENG"})
+    guarded = parse_request(site, kwargs={"space_key": "ENG", "include_permissions": True})
+    pages = parse_request(site, kwargs={"page_ids": ["1"]})
 
     def due(checkpoint: Checkpoint | None, request: object, held: int, every: object) -> bool:
         return full_listing_due(checkpoint, request, held=held, now=now, every=every)  # type: ignore[arg-type]

@@ -216,7 +216,7 @@ class _EvilPage(BaseHTTPRequestHandler):
         script = f"""
         <script>
         window.results = [];
-        const body = JSON.stringify({{id: "evil", site: "https://x.atlassian.net/wiki",
+        const body = JSON.stringify({{id: "evil", site: "https://acme.confluence.test/wiki",
                                      email: "e@x.test", token: "t"}});
         for (const type of ["text/plain", "application/json"]) {{
           fetch("{self.target}/api/credentials", {{method: "POST", credentials: "include",
