@@ -36,6 +36,7 @@ from .errors import (
     UnknownArgumentError,
 )
 from .files import AttachmentInfo
+from .fingerprint import Fingerprint
 from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
 from .reader import ConfluenceReader
 from .report import (
@@ -85,6 +86,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "Failure",
     "FileRejected",
+    "Fingerprint",
     "H2OGPTeCollection",
     "H2OGPTeIngestError",
     "ImageRejected",

@@ -84,11 +84,16 @@ class PageRecord:
     content_type: str = "page"  # or "blogpost"
 
     @property
-    def path_titles(self) -> list[str]:
-        """The titles of its path: a blog post sits under the space's blog, not in the tree."""
-        if self.content_type == "blogpost":
-            return [self.space.name, BLOG, self.title]
-        return [self.space.name, *(node.title for node in self.ancestors), self.title]
+    def path(self) -> str:
+        above = [node.title for node in self.ancestors]
+        return page_path(self.space.name, above, self.title, self.content_type)
+
+
+def page_path(space_name: str, ancestor_titles: list[str], title: str, content_type: str) -> str:
+    """Where a page sits, as the `path` metadata and the fingerprint hold it: the space's name,
+    its ancestors' titles root first, its own title; a blog post sits under the space's blog."""
+    above = [BLOG] if content_type == "blogpost" else ancestor_titles
+    return PATH_SEPARATOR.join([space_name, *above, title])
 
 
 def page_record(
@@ -140,7 +145,7 @@ def page_metadata(record: PageRecord, base_url: str) -> dict[str, Any]:
         "parent_id": record.parent_id,
         "parent_type": record.parent_type,
         "ancestor_ids": ",".join(node.id for node in record.ancestors),
-        "path": PATH_SEPARATOR.join(record.path_titles),
+        "path": record.path,
         "depth": len(record.ancestors),
         "position": record.position,
         "version": record.version,

@@ -17,8 +17,9 @@ from typing import Any
 
 from .attachments import AttachmentListings, attachments_digest
 from .audience import Audience
-from .comments import CommentListings, PageComment, comments_digest
-from .documents import BLOG, PATH_SEPARATOR, PageRecord
+from .comments import CommentListings, comments_digest
+from .documents import PageRecord, page_path
+from .fingerprint import Fingerprint
 from .permissions import Permissions
 from .recent import later, modified_at, touched_pages
 from .report import ImportReport
@@ -35,48 +36,13 @@ from .walk import (
 )
 
 MAX_SPACE_IDS = 100  # space ids a listing takes (the spec's maxItems)
-AUDIENCE_MARK = "\x1faudience:"  # no title or id holds a unit separator
-
-
-def extras_digest(files: str, comments: list[PageComment] | None) -> str:
-    """What a page's fingerprint holds besides version and path: its attachments' digest (when
-    attachments are imported) and its comments' (when comments are)."""
-    return "|".join(filter(None, [files, None if comments is None else comments_digest(comments)]))
-
-
-def fingerprint(version: object, path: str, attachments: str = "") -> str:
-    """What must match for a stored page to count as unchanged: its version and its place, and
-    (when attachments are imported) its attachments, which change without the page's version."""
-    return f"{version}|{path}|{attachments}" if attachments else f"{version}|{path}"
-
-
-def with_audience(content: str, audience: Audience | None) -> str:
-    """A stored fingerprint: the content's, then (with permissions) the audience's, apart, so a
-    sync can tell a page to re-label from a page to fetch again."""
-    return content if audience is None else f"{content}{AUDIENCE_MARK}{audience.digest()}"
-
-
-def content_part(stored: str) -> str:
-    return stored.split(AUDIENCE_MARK, 1)[0]
-
-
-def _same_version(stored: str | None, raw: Mapping[str, Any]) -> bool:
-    """Whether a stored page was held at the version listed now."""
-    version = (raw.get("version") or {}).get("number")
-    return stored is not None and content_part(stored).partition("|")[0] == str(version)
-
-
-def holds_path(content: str, path: str) -> bool:
-    """Whether a fingerprint's content part (`fingerprint()`) was taken at `path`."""
-    _, _, rest = content.partition("|")
-    return rest == path or rest.startswith(path + "|")
 
 
 @dataclass(frozen=True)
 class Listed:
     id: str
     space_id: str
-    fingerprint: str
+    fingerprint: Fingerprint
     audience: Audience | None = None
 
 
@@ -113,7 +79,9 @@ class Inventory:
             ordered += await self._ids_of(target)
         return await self._listed(ordered)
 
-    async def recent(self, since: datetime, known: Mapping[str, str]) -> list[Listed]:
+    async def recent(
+        self, since: datetime, known: Mapping[str, Fingerprint | None]
+    ) -> list[Listed]:
         """The pages of a space or site selection that may have changed since `since` (see
         recent.py): edited ones, those whose attachments or comments changed, and those under
         a page `known` held with another title or place."""
@@ -134,7 +102,7 @@ class Inventory:
         fresh = [
             raw
             for raw in edited
-            if str(raw["id"]) in touched or not _same_version(known.get(str(raw["id"])), raw)
+            if str(raw["id"]) in touched or not _held_at(known.get(str(raw["id"])), raw)
         ]
         self._note_all(fresh)  # kinds were noted by _edited_since
         await self.tree.learn_ancestors_of([r for r in fresh if self._kind(str(r["id"])) == "page"])
@@ -192,10 +160,10 @@ class Inventory:
             self._note_all(posts.values(), "blogpost")
         return [i for i in page_ids if i in self._spaces_of]
 
-    def _same_place(self, stored: str | None, page_id: str) -> bool:
+    def _same_place(self, stored: Fingerprint | None, page_id: str) -> bool:
         """Whether a stored page was held at the title and place it has now (new pages: yes,
         nothing is held under them)."""
-        return stored is None or holds_path(content_part(stored), self._path(page_id))
+        return stored is None or stored.path == self._path(page_id)
 
     async def _listed(self, ordered: list[str]) -> list[Listed]:
         unique = [i for i in dict.fromkeys(ordered) if i in self._spaces_of]
@@ -206,9 +174,15 @@ class Inventory:
         audiences = await self._audiences(unique)
         listed = []
         for i in unique:
-            content = self._fingerprint(i, "|".join(filter(None, [files.get(i), comments.get(i)])))
             audience = audiences.get(i)
-            listed.append(Listed(i, self._spaces_of[i], with_audience(content, audience), audience))
+            footprint = Fingerprint.of(
+                self._versions.get(i),
+                self._path(i),
+                files=files.get(i),
+                comments=comments.get(i),
+                audience=None if audience is None else audience.digest(),
+            )
+            listed.append(Listed(i, self._spaces_of[i], footprint, audience))
         return listed
 
     async def _audiences(self, page_ids: list[str]) -> dict[str, Audience]:
@@ -261,17 +235,11 @@ class Inventory:
             i: attachments_digest(listing) for i, listing in zip(page_ids, listings, strict=True)
         }
 
-    def _fingerprint(self, page_id: str, files: str) -> str:
-        return fingerprint(self._versions.get(page_id), self._path(page_id), files)
-
     def _path(self, page_id: str) -> str:
         node = self.tree.nodes[page_id]
         space = self.tree.spaces[self._spaces_of[page_id]]
-        if self._kind(page_id) == "blogpost":
-            above = [BLOG]
-        else:
-            above = [ancestor.title for ancestor in self.tree.ancestors_of(page_id)]
-        return PATH_SEPARATOR.join([space.name, *above, node.title])
+        above = [ancestor.title for ancestor in self.tree.ancestors_of(page_id)]
+        return page_path(space.name, above, node.title, self._kind(page_id))
 
     async def _ids_of(self, target: Target) -> list[str]:
         if isinstance(target, SpaceTarget):
@@ -331,3 +299,8 @@ class Inventory:
                         continue
                     space = await self.tree.space_by_id(str(raw["spaceId"]))
                     yield self.tree.record(raw, space, labels, kind)
+
+
+def _held_at(stored: Fingerprint | None, raw: Mapping[str, Any]) -> bool:
+    """Whether a stored page was held at the version listed now."""
+    return stored is not None and stored.same_version((raw.get("version") or {}).get("number"))

@@ -52,7 +52,7 @@ from .client import (
     RetryPolicy,
     incumbent_client_args,
 )
-from .comments import CommentListings, PageComment, comments_section
+from .comments import CommentListings, PageComment, comments_digest, comments_section
 from .credential_store import CredentialStore
 from .credentials import ConfluenceCredential, OAuthCredential, credential_from_arguments
 from .documents import PageRecord, page_document
@@ -73,15 +73,9 @@ from .files import (
     needs_workers,
     parsers_of,
 )
+from .fingerprint import Fingerprint
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
-from .inventory import (
-    Inventory,
-    Listed,
-    content_part,
-    extras_digest,
-    fingerprint,
-    with_audience,
-)
+from .inventory import Inventory, Listed
 from .markdown import (
     ConversionContext,
     ConvertedBody,
@@ -334,7 +328,7 @@ class ConfluenceReader(BaseReader):
                 "(leave since out)"
             )
         held = Held(
-            known,
+            _parsed(known),
             known_attachments or {},
             frozenset(original_files),
             relabel,
@@ -554,7 +548,7 @@ class ConfluenceReader(BaseReader):
         record: PageRecord,
         converted: ConvertedBody,
         fetch: asyncio.Task[Extras] | None,
-        known: Mapping[str, str],
+        known: Mapping[str, Fingerprint | None],
         report: ImportReport,
         names: Mapping[str, str],
     ) -> PageUpsert:
@@ -574,15 +568,18 @@ class ConfluenceReader(BaseReader):
         if audience is not None:
             for labelled in (document, *attached.images, *attached.files):
                 labelled.metadata.update(audience.metadata())
-        digest = extras_digest(attached.digest, comments)
-        footprint = with_audience(
-            fingerprint(record.version, document.metadata["path"], digest), audience
+        footprint = Fingerprint.of(
+            record.version,
+            record.path,
+            files=attached.digest or None,
+            comments=None if comments is None else comments_digest(comments),
+            audience=None if audience is None else audience.digest(),
         )
         emit(PageDataFetchCompletedEvent, page_id=record.id, document=document)
         return PageUpsert(
             document,
             attached.images,
-            footprint,
+            footprint.stored(),
             record.id not in known,
             attached.files,
             attached.kept,
@@ -738,7 +735,7 @@ class ConfluenceReader(BaseReader):
 class Held:
     """What a sync target holds (page and attachment fingerprints) and wants (original files)."""
 
-    pages: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    pages: Mapping[str, Fingerprint | None] = dataclasses.field(default_factory=dict)
     attachments: Mapping[str, str] = dataclasses.field(default_factory=dict)
     original_files: frozenset[str] = frozenset()
     relabel: bool = False  # the target re-labels documents in place
@@ -776,14 +773,20 @@ class PageExtras:
         return attached, found, audience
 
 
-def _relabel(stored: str | None, item: Listed, in_place: bool) -> PageRelabel | None:
+def _relabel(stored: Fingerprint | None, item: Listed, in_place: bool) -> PageRelabel | None:
     """A stored page whose content is unchanged and whose audience alone changed, re-labelled
     in place when the target can (else it is fetched again)."""
     if stored is None or item.audience is None or not in_place:
         return None
-    if content_part(stored) != content_part(item.fingerprint):
+    if not stored.same_content(item.fingerprint):
         return None
-    return PageRelabel(item.id, item.audience.metadata(), item.fingerprint)
+    return PageRelabel(item.id, item.audience.metadata(), item.fingerprint.stored())
+
+
+def _parsed(known: Mapping[str, str]) -> dict[str, Fingerprint | None]:
+    """What a target holds, parsed; None where the text is of no known form (such a page is
+    fetched again)."""
+    return {page_id: Fingerprint.parse(text) for page_id, text in known.items()}
 
 
 def _listed_whole(request: LoadRequest, space_key: str) -> bool:

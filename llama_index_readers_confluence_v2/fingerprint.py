@@ -1,0 +1,105 @@
+"""A page's fingerprint: what must match for a stored page to count as unchanged.
+
+Its parts are the page's version and place (the `path`, which a rename or move of an ancestor
+changes without the page's version), the digests of its attachments and comments (which change
+without the page's version too) when those are imported, and the digest of its audience when
+permissions are. The content parts and the audience are compared apart, so that a sync can tell
+a page to re-label in place from a page to fetch again.
+
+Targets store it as text (`stored()`), versioned: `fp2:` and a JSON object. `parse` also reads
+the first form, `version|path|files:…|comments:…` with `\\x1faudience:…` after it, so that
+collections written before the format changed still sync without fetching anything again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+PREFIX = "fp2:"
+LEGACY_AUDIENCE = "\x1faudience:"  # no title or id holds a unit separator
+_LEGACY_DIGEST = re.compile(r"\|(?P<kind>files|comments):(?P<hex>[0-9a-f]{16})$")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    version: str  # the page's version number, as text ("" when the API gave none)
+    path: str  # "<space name> > <ancestor titles> > <title>", as in the `path` metadata
+    files: str | None = None  # the attachments' digest, when attachments are imported
+    comments: str | None = None  # the comments' digest, when comments are imported
+    audience: str | None = None  # the audience's digest, when permissions are imported
+
+    @classmethod
+    def of(
+        cls,
+        version: object,
+        path: str,
+        *,
+        files: str | None = None,
+        comments: str | None = None,
+        audience: str | None = None,
+    ) -> Fingerprint:
+        return cls("" if version is None else str(version), path, files, comments, audience)
+
+    def stored(self) -> str:
+        """The text a target keeps."""
+        parts: dict[str, Any] = {"version": self.version, "path": self.path}
+        for name in ("files", "comments", "audience"):
+            if getattr(self, name) is not None:
+                parts[name] = getattr(self, name)
+        return PREFIX + json.dumps(parts, sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def parse(cls, text: str | None) -> Fingerprint | None:
+        """A stored fingerprint, of either form; None for nothing or for text of neither form
+        (the page is then fetched again, which is always safe)."""
+        if not text:
+            return None
+        if text.startswith(PREFIX):
+            return _parsed_json(text[len(PREFIX) :])
+        return _parsed_legacy(text)
+
+    def same_content(self, other: Fingerprint) -> bool:
+        """Whether the page itself is unchanged (its audience aside)."""
+        return self.content() == other.content()
+
+    def content(self) -> Fingerprint:
+        return replace(self, audience=None)
+
+    def same_version(self, version: object) -> bool:
+        return self.version == ("" if version is None else str(version))
+
+
+def _parsed_json(text: str) -> Fingerprint | None:
+    try:
+        parts = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(parts, dict) or not all(isinstance(v, str) for v in parts.values()):
+        return None
+    if "version" not in parts or "path" not in parts:
+        return None
+    return Fingerprint(
+        parts["version"],
+        parts["path"],
+        parts.get("files"),
+        parts.get("comments"),
+        parts.get("audience"),
+    )
+
+
+def _parsed_legacy(text: str) -> Fingerprint | None:
+    content, _, audience = text.partition(LEGACY_AUDIENCE)
+    version, separator, rest = content.partition("|")
+    if not separator:
+        return None
+    digests: dict[str, str] = {}
+    while match := _LEGACY_DIGEST.search(rest):
+        digests[match["kind"]] = f"{match['kind']}:{match['hex']}"
+        rest = rest[: match.start()]
+    version = "" if version == "None" else version
+    return Fingerprint(
+        version, rest, digests.get("files"), digests.get("comments"), audience or None
+    )
