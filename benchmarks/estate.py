@@ -28,12 +28,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from llama_index_readers_confluence_v2 import DEFAULT_SCOPES, ConfluenceReader, OAuthCredential
+from llama_index_readers_confluence_v2 import (
+    DEFAULT_SCOPES,
+    ConfluenceReader,
+    OAuthCredential,
+    SyncReport,
+    sync,
+)
 from llama_index_readers_confluence_v2.emulator import Emulator, Site, populate_space
 from llama_index_readers_confluence_v2.emulator.generator import USERS, attachment_bytes, page_body
 from llama_index_readers_confluence_v2.emulator.quota import PointsQuota
 from llama_index_readers_confluence_v2.sinks import LocalCollection
-from llama_index_readers_confluence_v2.sync import SyncReport, sync
 
 HERE = Path(__file__).parent
 BEGIN, END = "<!-- estate.py: begin -->", "<!-- estate.py: end -->"
@@ -128,13 +133,7 @@ def run_phase(
             sync(reader, collection, space_key=key, include_attachments=True, full_every=full_every)
         )
     seconds = time.perf_counter() - started
-    total = SyncReport(full_listing=all(r.full_listing for r in reports))
-    for report in reports:
-        for counted in ("added", "updated", "deleted", "unchanged", "images", "attachments"):
-            setattr(total, counted, getattr(total, counted) + getattr(report, counted))
-        total.requests += report.requests
-        total.points += report.points
-        total.failures += report.failures
+    total = SyncReport.combined(reports)
     return Phase(name, total, quota.total - before, seconds)
 
 

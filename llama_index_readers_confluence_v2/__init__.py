@@ -47,11 +47,12 @@ from .report import (
     PageRemoval,
     PageUnchanged,
     PageUpsert,
+    SyncReport,
 )
 from .selection import LoadRequest
 from .signin import login
 from .sinks.local import LocalCollection, SearchHit
-from .sync import SyncReport, SyncTarget, sync
+from .sync import SyncTarget, sync
 from .urls import id_to_tiny, parse_url, tiny_to_id
 
 if TYPE_CHECKING:

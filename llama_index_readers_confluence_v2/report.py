@@ -1,8 +1,15 @@
-"""What a run produces besides documents: its report, and the changes a sync applies."""
+"""What a run produces besides documents: its report, and the changes a sync applies.
+
+One report type serves a load and a sync: the reader fills it as the run goes (the screen reads
+it live at `reader.last_report`), and `sync` adds what it wrote (added, updated, deleted) to the
+same object; nothing is copied from one report into another.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,9 +32,12 @@ class Failure:
 
 @dataclass
 class ImportReport:
-    """What a run did: read it from `reader.last_report` after loading."""
+    """What a run did: read it from `reader.last_report` after loading, or as `sync` returns it."""
 
-    pages: int = 0
+    pages: int = 0  # pages imported (new and changed ones)
+    added: int = 0  # of those, pages a sync target did not hold
+    updated: int = 0  # and pages it held at another version, place or content
+    deleted: int = 0  # pages a sync removed (they left the selection)
     images: int = 0
     attachments: int = 0
     unchanged: int = 0
@@ -46,8 +56,37 @@ class ImportReport:
     rate_limited: int = 0  # requests answered 429 (and sent again)
     rate_limit_warnings: int = 0  # answers saying a limit not yet enforced would be breached
     latest_edit: datetime | None = None  # the newest edit listed, on Confluence's clock
+    full_listing: bool = True  # False: a sync listed only what changed since `since`
+    since: str | None = None
     seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)
     logger: logging.Logger = field(default=logger, repr=False)  # the reader's `logger=`
+
+    @classmethod
+    def combined(cls, reports: Iterable[ImportReport]) -> ImportReport:
+        """One report for several runs (one import of several selections): counts added up,
+        lists joined; a full listing only if each was, changes since the earliest."""
+        reports = list(reports)
+        total = cls()
+        for report in reports:
+            for name, value in _summable(report):
+                setattr(total, name, getattr(total, name) + value)
+            total.seen_images |= report.seen_images
+            if report.latest_edit is not None:
+                total.latest_edit = max(filter(None, [total.latest_edit, report.latest_edit]))
+        total.full_listing = all(report.full_listing for report in reports)
+        since = [report.since for report in reports if report.since is not None]
+        total.since = min(since) if since and not total.full_listing else None
+        return total
+
+    def summary(self) -> str:
+        relabeled = f"{self.relabeled} re-labelled, " if self.relabeled else ""
+        return (
+            f"{self.added} added, {self.updated} updated, {self.deleted} deleted, "
+            f"{self.unchanged} unchanged, {relabeled}{self.images} images, "
+            f"{self.attachments} attached files, {self.kept} images and files unchanged, "
+            f"{len(self.failures)} failed, {len(self.skipped_images)} images skipped, "
+            f"{len(self.skipped)} attachments skipped"
+        )
 
     @property
     def failed_page_ids(self) -> list[str]:
@@ -72,6 +111,17 @@ class ImportReport:
     def skip(self, page_id: str, reason: str, attachment_id: str | None) -> None:
         self.skipped.append(Failure(page_id, reason, attachment_id))
         self.logger.info("skipped on page %s: %s", page_id, reason)
+
+
+SyncReport = ImportReport  # the name `sync` returns it under
+
+
+def _summable(report: ImportReport) -> Iterable[tuple[str, Any]]:
+    """The counts (whole numbers, not flags) and lists of a report."""
+    for item in dataclasses.fields(report):
+        value = getattr(report, item.name)
+        if isinstance(value, (int, list)) and not isinstance(value, bool):
+            yield item.name, value
 
 
 @dataclass

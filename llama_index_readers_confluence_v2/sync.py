@@ -11,8 +11,8 @@ by what changed since the last run (recent.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, cast
 
@@ -21,7 +21,7 @@ from llama_index.core.schema import Document
 from .bridge import iterate_sync
 from .reader import ConfluenceReader
 from .recent import Checkpoint, changes_first, full_listing_due, next_since
-from .report import Change, Failure, ImportReport, PageRelabel, PageRemoval, PageUpsert
+from .report import Change, PageRelabel, PageRemoval, PageUpsert, SyncReport
 
 
 class SyncTarget(Protocol):
@@ -76,51 +76,6 @@ class AttachmentAwareTarget(SyncTarget, Protocol):
         fingerprints: Mapping[str, str] | None = None,
         originals: Mapping[str, bytes] | None = None,
     ) -> None: ...
-
-
-@dataclass
-class SyncReport:
-    added: int = 0
-    updated: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    images: int = 0
-    attachments: int = 0
-    kept: int = 0  # images and files already held unchanged, not downloaded again
-    relabeled: int = 0  # pages whose audience changed, re-labelled without their bodies
-    requests: int = 0
-    points: int = 0  # Atlassian API points spent (ImportReport.points)
-    full_listing: bool = True  # False: only what changed since `since` was listed
-    since: str | None = None
-    failures: list[Failure] = field(default_factory=list)
-    skipped_images: list[Failure] = field(default_factory=list)
-    skipped: list[Failure] = field(default_factory=list)
-    unknown_audiences: list[Failure] = field(default_factory=list)
-
-    @classmethod
-    def combined(cls, reports: Iterable[SyncReport]) -> SyncReport:
-        """One report for several sync calls (one import of several selections): counts added
-        up, lists joined; a full listing only if each was, changes since the earliest."""
-        reports = list(reports)
-        total = cls()
-        for report in reports:
-            for name, value in vars(report).items():
-                if isinstance(value, int | list) and not isinstance(value, bool):
-                    setattr(total, name, getattr(total, name) + value)
-        total.full_listing = all(report.full_listing for report in reports)
-        since = [report.since for report in reports if report.since is not None]
-        total.since = min(since) if since and not total.full_listing else None
-        return total
-
-    def summary(self) -> str:
-        relabeled = f"{self.relabeled} re-labelled, " if self.relabeled else ""
-        return (
-            f"{self.added} added, {self.updated} updated, {self.deleted} deleted, "
-            f"{self.unchanged} unchanged, {relabeled}{self.images} images, "
-            f"{self.attachments} attached files, {self.kept} images and files unchanged, "
-            f"{len(self.failures)} failed, {len(self.skipped_images)} images skipped, "
-            f"{len(self.skipped)} attachments skipped"
-        )
 
 
 def sync(
@@ -188,11 +143,10 @@ class _Run:
         relabelling = cast(RelabellingTarget, target) if hasattr(target, "relabel") else None
         target.begin(scope, self.description)
         report = SyncReport(full_listing=full, since=since)
-        import_report = ImportReport()
         changes = iterate_sync(
             lambda: self.reader.achanges(
                 known,
-                report=import_report,
+                report=report,
                 known_attachments=known_files,
                 original_files=originals,
                 relabel=relabelling is not None,
@@ -208,31 +162,18 @@ class _Run:
             target.finish()  # what was handed over before the stop is kept (a batching target)
             raise
         target.finish()
-        if self.keeper is not None and not import_report.failures:  # failed pages: again
+        if self.keeper is not None and not report.failures:  # failed pages: again
             previous = checkpoint.since if checkpoint else None
             self.keeper.save_checkpoint(
                 scope,
                 Checkpoint(
-                    next_since(previous, import_report.latest_edit, time.time() - started),
+                    next_since(previous, report.latest_edit, time.time() - started),
                     started if full or checkpoint is None else checkpoint.full_at,
                 ).to_json(),
             )
-        _count(report, import_report, held=None if full else len(known))
+        if not full:  # what was not listed is held unchanged
+            report.unchanged = len(known) - report.updated - report.relabeled
         return report
-
-
-def _count(report: SyncReport, import_report: ImportReport, *, held: int | None) -> None:
-    """A pass's report from the reader's; `held`: a changes-only pass's pages held before."""
-    report.unchanged = import_report.unchanged
-    if held is not None:  # what was not listed is held unchanged
-        report.unchanged = held - report.updated - report.relabeled
-    report.kept = import_report.kept
-    report.requests = import_report.requests
-    report.points = import_report.points
-    report.failures = list(import_report.failures)
-    report.skipped_images = list(import_report.skipped_images)
-    report.skipped = list(import_report.skipped)
-    report.unknown_audiences = list(import_report.unknown_audiences)
 
 
 def _apply(
@@ -246,8 +187,6 @@ def _apply(
     """One change written to the target, counted."""
     if isinstance(change, PageUpsert):
         _upsert(target, aware, scope, change)
-        report.images += len(change.images)
-        report.attachments += len(change.attachments)
         if change.is_new:
             report.added += 1
         else:

@@ -350,3 +350,19 @@ def test_h2ogpte_receives_attached_files_with_their_metadata(
     assert (edited.updated, edited.attachments, edited.kept) == (1, 0, 9)
     kinds = [d.metadata["kind"] for d in h2o.documents_in(target.collection_id)]
     assert (kinds.count("page"), kinds.count("attachment")) == (1, 9)
+
+
+def test_a_sync_reports_on_the_one_report_the_reader_fills(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """What a sync returns is `reader.last_report` (the screen reads it while the run goes), with
+    every count of the run: nothing copied across, so nothing dropped."""
+    reader = make_reader(emulator)
+    with LocalCollection(tmp_path / "wiki.sqlite") as collection:
+        report = sync(reader, collection, space_key="DOCS", include_attachments=True)
+        counts = collection.counts()
+    assert report is reader.last_report
+    assert report.added == report.pages == counts["pages"] > 0
+    assert (report.images, report.attachments) == (counts["images"], counts["attachments"])
+    assert report.points >= report.points_min > 0 and report.requests > 0
+    assert report.latest_edit is not None

@@ -24,7 +24,8 @@ from ..credentials import ConfluenceCredential
 from ..errors import BadArgumentError, H2OGPTeIngestError
 from ..extras import require
 from ..reader import ConfluenceReader
-from ..sync import SyncReport, sync
+from ..report import SyncReport
+from ..sync import sync
 
 logger = logging.getLogger(__name__)
 

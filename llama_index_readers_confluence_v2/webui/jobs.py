@@ -13,8 +13,8 @@ from llama_index.core.schema import Document
 
 from ..errors import BadArgumentError, ConfluenceError
 from ..reader import ConfluenceReader
-from ..report import ImportReport
-from ..sync import SyncReport, SyncTarget, sync
+from ..report import ImportReport, SyncReport
+from ..sync import SyncTarget, sync
 
 OPTIONS = ("include_attachments", "include_comments", "include_blog_posts", "include_permissions")
 
