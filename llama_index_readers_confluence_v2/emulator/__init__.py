@@ -8,7 +8,8 @@
 Needs the `emulator` extra (starlette, uvicorn).
 """
 
-from .app import EmulatorApp, Origins
+from .api import Origins
+from .app import EmulatorApp
 from .faults import FaultRule, Faults, LoggedRequest
 from .generator import generate_site, populate_space
 from .model import Account, Attachment, Content, Site, Space

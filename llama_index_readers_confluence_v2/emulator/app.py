@@ -17,9 +17,8 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Set
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -27,10 +26,13 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
 from . import views
+from .api import ApiError, Caller, Origins, error_response
 from .faults import Faults, LoggedRequest
 from .model import Content, Site, Space
+from .oauth import OAuthServer
 from .permissions import SCOPES, PermissionRoutes
 from .quota import PointsQuota, objects_read, points_for
+from .v1 import V1Routes, legacy_download
 
 V2_PREFIX = "/wiki/api/v2"
 PAGE_STATUSES = {"current", "archived", "deleted", "trashed"}
@@ -47,35 +49,6 @@ SINGLE_BODY_FORMATS = LIST_BODY_FORMATS | {
 
 class DroppedConnection(ConnectionResetError):
     """Raised inside the app to cut a response off mid-body."""
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-
-
-@dataclass
-class Origins:
-    site: str
-    gateway: str
-    media: str
-    auth: str
-
-    def role_of(self, netloc: str) -> str:
-        for role in ("site", "gateway", "media", "auth"):
-            if urlsplit(getattr(self, role)).netloc == netloc:
-                return role
-        return "unknown"
-
-
-@dataclass
-class Caller:
-    account_id: str | None
-    kind: str
-    scopes: frozenset[str] | None = None  # an OAuth token's scopes; None: not scoped
 
 
 class EmulatorApp:
@@ -108,9 +81,6 @@ class EmulatorApp:
                 Route("/file/{file_id}/binary", self._media),
             ]
         )
-        from .oauth import OAuthServer
-        from .v1 import V1Routes
-
         self.oauth = OAuthServer(self)
         self.add_routes(self.oauth.routes())
         self.add_routes(V1Routes(self).routes())
@@ -295,7 +265,7 @@ class EmulatorApp:
         try:
             caller = self.authenticate(request)
         except ApiError as error:
-            return _error_response(error)
+            return error_response(error)
         attachment = self.site.attachments.get(request.path_params["aid"])
         page = self.site.contents.get(request.path_params["cid"])
         if (
@@ -304,7 +274,7 @@ class EmulatorApp:
             or attachment.page_id != page.id
             or not self.site.visible(page, caller.account_id)
         ):
-            return _error_response(ApiError(404, "Attachment not found"))
+            return error_response(ApiError(404, "Attachment not found"))
         expires = int(self.now()) + 300
         token = self._media_token(attachment.file_id, expires)
         location = f"{self.origins.media}/file/{attachment.file_id}/binary?" + urlencode(
@@ -343,8 +313,6 @@ class EmulatorApp:
         )
 
     async def _legacy_download(self, request: Request) -> Response:
-        from .v1 import legacy_download
-
         served = legacy_download(self, request)
         if served is not None:
             return served
@@ -362,7 +330,7 @@ class _V2Routes:
     def __init__(self, app: EmulatorApp) -> None:
         self.app = app
         self.site = app.site
-        self.permissions = PermissionRoutes(app)
+        self.permissions: PermissionRoutes = PermissionRoutes(app)
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, Callable[[Request, Caller], Response]]] = [
@@ -405,7 +373,7 @@ class _V2Routes:
                 result: Response = await handler(request, caller)
                 return result
             except ApiError as error:
-                return _error_response(error)
+                return error_response(error)
 
         return endpoint
 
@@ -437,7 +405,7 @@ class _V2Routes:
                 caller = self.app.authenticate(request)
                 return handler(request, caller)
             except ApiError as error:
-                return _error_response(error)
+                return error_response(error)
 
         return endpoint
 
@@ -875,7 +843,7 @@ async def _not_an_id(request: Request) -> Response:
     """What v2 answers for an id that is not a number (real-api-observations.md)."""
     value = request.path_params["id"]
     message = f"Provided value {{{value}}} for 'id' is not the correct type. Expected type is long."
-    return _error_response(ApiError(400, message))
+    return error_response(ApiError(400, message))
 
 
 async def _unrouted(request: Request) -> Response:
@@ -948,29 +916,6 @@ def _multi(request: Request, name: str) -> list[str]:
 def _auth_kind(header: str) -> str:
     scheme = header.split(" ", 1)[0].lower() if header else ""
     return {"basic": "basic", "bearer": "bearer", "": "none"}.get(scheme, "invalid")
-
-
-def _error_response(error: ApiError) -> Response:
-    body = {
-        "errors": [
-            {
-                "status": error.status,
-                "code": _code(error.status),
-                "title": error.message,
-                "detail": None,
-            }
-        ]
-    }
-    headers = dict(error.headers)
-    if error.status == 401:
-        headers.setdefault("WWW-Authenticate", 'Basic realm="Confluence"')
-    return JSONResponse(body, error.status, headers)
-
-
-def _code(status: int) -> str:
-    return {400: "INVALID_REQUEST_PARAMETER", 401: "UNAUTHORIZED", 404: "NOT_FOUND"}.get(
-        status, "ERROR"
-    )
 
 
 def _recording(send: Send, entry: LoggedRequest) -> Send:

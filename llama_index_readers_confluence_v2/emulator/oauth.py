@@ -12,15 +12,14 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-if TYPE_CHECKING:
-    from .app import EmulatorApp
+from .api import Gate
 
 REUSE_LEEWAY = 600.0
 CODE_LIFETIME = 600.0
@@ -63,7 +62,7 @@ class _Code:
 class OAuthServer:
     """State and routes of the emulated authorization server."""
 
-    def __init__(self, app: EmulatorApp) -> None:
+    def __init__(self, app: Gate) -> None:
         self.app = app
         self.apps: dict[str, OAuthApp] = {}
         self.access_ttl = 3600

@@ -12,16 +12,14 @@ and as the access class `anonymous-users` with roles.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .api import ApiError, Caller, Gate
 from .model import Content, Readers, Site, Space
-
-if TYPE_CHECKING:
-    from .app import Caller, EmulatorApp
 
 V1 = "/wiki/rest/api"
 RESTRICTION_PAGE = 100  # users and groups together, per response (reference 6.2)
@@ -113,7 +111,7 @@ class PermissionRoutes:
     """v1 restriction and group routes (on the site and the gateway) and the v2 space permission
     handlers the v2 router mounts."""
 
-    def __init__(self, app: EmulatorApp) -> None:
+    def __init__(self, app: Gate) -> None:
         self.app = app
         self.site = app.site
 
@@ -132,7 +130,6 @@ class PermissionRoutes:
         ]
 
     def _guard(self, handler: Any, path: str) -> Any:
-        from .app import ApiError
 
         scopes = SCOPES["restriction"] if "restriction" in path else SCOPES["members"]
         if path == "/user/memberof":

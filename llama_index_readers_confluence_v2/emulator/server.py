@@ -8,7 +8,8 @@ from contextlib import contextmanager
 import httpx
 
 from ..serving import serve_app
-from .app import EmulatorApp, Origins
+from .api import Origins
+from .app import EmulatorApp
 from .faults import Faults, LoggedRequest
 from .generator import generate_site
 from .model import Account, Site

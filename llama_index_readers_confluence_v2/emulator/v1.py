@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from starlette.requests import Request
@@ -19,11 +19,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import cql, views
+from .api import ApiError, Gate, error_response
 from .model import Content
 from .permissions import expanded_restrictions
-
-if TYPE_CHECKING:
-    from .app import EmulatorApp
 
 V1 = "/wiki/rest/api"
 V1_MAX_LIMIT = 100
@@ -31,7 +29,7 @@ SEARCH_MAX_LIMIT = 200  # without a body expand (reference: trust `size` and `ne
 
 
 class V1Routes:
-    def __init__(self, app: EmulatorApp) -> None:
+    def __init__(self, app: Gate) -> None:
         self.app = app
         self.site = app.site
 
@@ -54,13 +52,12 @@ class V1Routes:
         ]
 
     def _guard(self, handler: Any) -> Any:
-        from .app import ApiError, _error_response
 
         async def endpoint(request: Request) -> Response:
             try:
                 caller = self.app.authenticate(request)
             except ApiError as error:
-                return _error_response(error)
+                return error_response(error)
             if handler == self.search:
                 try:
                     self.app.require_scope(
@@ -474,9 +471,8 @@ def _cql_error(message: str) -> Response:
     return JSONResponse(body, 400)
 
 
-def legacy_download(app: EmulatorApp, request: Request) -> Response | None:
+def legacy_download(app: Gate, request: Request) -> Response | None:
     """The servlet's bytes for Basic auth, when the emulator was told to serve them."""
-    from .app import ApiError
 
     if not app.legacy_downloads:
         return None
