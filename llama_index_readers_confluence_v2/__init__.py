@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .audience import Audience, AudiencePostprocessor, Viewer, audience_filters, may_read
 from .browse import PageNode, PageTree, SpaceSummary
-from .client import RetryPolicy
+from .client import ConfluenceClient, Connection, HttpSettings, RetryPolicy
 from .credential_store import CredentialStore, StoredCredential
 from .credentials import DEFAULT_SCOPES, ConfluenceCredential, OAuthCredential
 from .documents import PageRecord, SpaceInfo, TreeNode
@@ -35,10 +35,24 @@ from .errors import (
     TransportError,
     UnknownArgumentError,
 )
+from .events import (
+    AttachmentFailedEvent,
+    AttachmentProcessedEvent,
+    AttachmentProcessingStartedEvent,
+    AttachmentSkippedEvent,
+    ConfluenceEvent,
+    FileType,
+    PageDataFetchCompletedEvent,
+    PageDataFetchStartedEvent,
+    PageFailedEvent,
+    PageSkippedEvent,
+    TotalPagesToProcessEvent,
+)
 from .files import AttachmentInfo
 from .fingerprint import Fingerprint
 from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
 from .reader import ConfluenceReader
+from .recent import Checkpoint
 from .report import (
     Change,
     Failure,
@@ -53,7 +67,21 @@ from .selection import LoadRequest
 from .signin import login
 from .sinks.local import LocalCollection, SearchHit
 from .sync import SyncTarget, sync
-from .urls import id_to_tiny, parse_url, tiny_to_id
+from .urls import (
+    BlogPostSelection,
+    CqlSelection,
+    FolderSelection,
+    InstanceSelection,
+    LabelSelection,
+    PageSelection,
+    Selection,
+    SpaceSelection,
+    TitleSelection,
+    classify,
+    id_to_tiny,
+    parse_url,
+    tiny_to_id,
+)
 
 if TYPE_CHECKING:
     from .sinks.h2ogpte import H2OGPTeCollection, ingest_from_confluence
@@ -70,38 +98,58 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AttachmentFailedEvent",
     "AttachmentInfo",
+    "AttachmentProcessedEvent",
+    "AttachmentProcessingStartedEvent",
+    "AttachmentSkippedEvent",
     "Audience",
     "AudiencePostprocessor",
     "AudienceUnknown",
     "AuthError",
     "BadArgumentError",
     "BadURLError",
+    "BlogPostSelection",
     "Change",
+    "Checkpoint",
+    "ConfluenceClient",
     "ConfluenceCredential",
     "ConfluenceError",
+    "ConfluenceEvent",
     "ConfluenceReader",
+    "Connection",
     "ConversionContext",
     "ConvertedBody",
+    "CqlSelection",
     "CredentialStore",
     "DEFAULT_SCOPES",
     "Failure",
     "FileRejected",
+    "FileType",
     "Fingerprint",
+    "FolderSelection",
     "H2OGPTeCollection",
     "H2OGPTeIngestError",
+    "HttpSettings",
     "ImageRejected",
     "ImportReport",
+    "InstanceSelection",
     "InvalidRequestError",
+    "LabelSelection",
     "LoadRequest",
     "LocalCollection",
     "NotFoundError",
     "OAuthCredential",
     "OversizedError",
+    "PageDataFetchCompletedEvent",
+    "PageDataFetchStartedEvent",
+    "PageFailedEvent",
     "PageNode",
     "PageRecord",
     "PageRelabel",
     "PageRemoval",
+    "PageSelection",
+    "PageSkippedEvent",
     "PageTree",
     "PageUnchanged",
     "PageUpsert",
@@ -110,16 +158,21 @@ __all__ = [
     "RequestRefusedError",
     "RetryPolicy",
     "SearchHit",
+    "Selection",
     "SpaceInfo",
+    "SpaceSelection",
     "SpaceSummary",
     "StoredCredential",
     "SyncReport",
     "SyncTarget",
+    "TitleSelection",
+    "TotalPagesToProcessEvent",
     "TransportError",
     "TreeNode",
     "UnknownArgumentError",
     "Viewer",
     "audience_filters",
+    "classify",
     "id_to_tiny",
     "ingest_from_confluence",
     "login",

@@ -60,11 +60,9 @@ from .images import (
 from .listings import ContainerListings, container_id, search_by_page
 from .markdown import ConvertedBody, ImageReference, attachment_url
 from .report import ImportReport
-from .tree import collection, cql_string
+from .routes import V2, collection, cql_string
 
 logger = logging.getLogger(__name__)
-
-V2 = "/wiki/api/v2"
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,15 @@ a request plus its folders, or a page's descendants 5 levels a request.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 
 from .documents import BLOG, SpaceInfo
 from .errors import BadArgumentError
+from .routes import blog_statuses
 from .selection import LoadRequest
 from .tree import SiteTree
-from .walk import SpaceTarget, SubtreeTarget, targets
+from .walk import PagesTarget, SpaceTarget, SubtreeTarget, TargetHandler, handled, targets
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class PageTree:
     title: str
     roots: list[PageNode]
     blog_posts: list[PageNode] = field(default_factory=list)
+    space_key: str = ""  # a space's tree: its key (a page's or folder's: empty)
 
     def walk(self) -> Iterator[PageNode]:
         for root in self.roots:
@@ -127,28 +129,57 @@ async def list_spaces(
 
 async def page_tree(tree: SiteTree, request: LoadRequest) -> PageTree:
     """The tree of the request's first selection (a space, page or folder), without bodies."""
-    async for target in targets(tree, request, bodies=False):
-        if isinstance(target, SpaceTarget):
-            return await _space_tree(tree, target.space, request.statuses)
-        if isinstance(target, SubtreeTarget):
-            return await _subtree(tree, target, request.statuses)
-    raise BadArgumentError("that is the site's address: list_spaces() lists its spaces")
+    return await _first_tree(tree, request, _WholeTree(tree, request.statuses))
 
 
 async def first_level(tree: SiteTree, request: LoadRequest) -> PageTree:
     """Like `page_tree`, one level deep: a space's root pages and folders, or the page or
     folder with the nodes right under it; a node with more under it says so (`more_below`) and
     `level_below` reads that when it is opened. A few requests, whatever the size of the space."""
+    return await _first_tree(tree, request, _FirstLevel(tree, request.statuses))
+
+
+async def _first_tree(
+    tree: SiteTree, request: LoadRequest, shape: TargetHandler[Awaitable[PageTree | None]]
+) -> PageTree:
     async for target in targets(tree, request, bodies=False):
-        if isinstance(target, SpaceTarget):
-            return await _space_level(tree, target.space, request.statuses)
-        if isinstance(target, SubtreeTarget):
-            if target.kind == "folder":
-                await tree.folder(target.root_id, required=True)
-            known = tree.nodes[target.root_id]
-            below = await level_below(tree, target.root_id, target.kind, request.statuses)
-            return PageTree(known.title, [PageNode(known.id, known.title, known.kind, below)])
+        shown = await handled(target, shape)
+        if shown is not None:
+            return shown
     raise BadArgumentError("that is the site's address: list_spaces() lists its spaces")
+
+
+@dataclass(frozen=True)
+class _WholeTree:
+    """A space's or subtree's whole tree (pages by id have none)."""
+
+    tree: SiteTree
+    statuses: tuple[str, ...]
+
+    async def space(self, target: SpaceTarget) -> PageTree | None:
+        return await _space_tree(self.tree, target.space, self.statuses)
+
+    async def subtree(self, target: SubtreeTarget) -> PageTree | None:
+        return await _subtree(self.tree, target, self.statuses)
+
+    async def pages(self, target: PagesTarget) -> PageTree | None:
+        return None
+
+
+@dataclass(frozen=True)
+class _FirstLevel(_WholeTree):
+    """The first level of a space's or subtree's tree."""
+
+    async def space(self, target: SpaceTarget) -> PageTree | None:
+        return await _space_level(self.tree, target.space, self.statuses)
+
+    async def subtree(self, target: SubtreeTarget) -> PageTree | None:
+        tree = self.tree
+        if target.kind == "folder":
+            await tree.folder(target.root_id, required=True)
+        known = tree.nodes[target.root_id]
+        below = await level_below(tree, target.root_id, target.kind, self.statuses)
+        return PageTree(known.title, [PageNode(known.id, known.title, known.kind, below)])
 
 
 async def level_below(
@@ -171,18 +202,18 @@ async def _space_level(tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ..
         PageNode(folder.id, folder.title, "folder", more_below=True)
         for folder in await tree.root_folders(space)
     ]
-    return PageTree(
-        f"{space.name} ({space.key})", roots + folders, await _blog_posts(tree, space, statuses)
-    )
+    posts = await _blog_posts(tree, space, statuses)
+    return PageTree(f"{space.name} ({space.key})", roots + folders, posts, space.key)
 
 
 async def _blog_posts(
     tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ...]
 ) -> list[PageNode]:
-    blog_statuses = tuple(status for status in statuses if status != "archived")
     return [
         PageNode(str(raw["id"]), str(raw.get("title") or ""), "blogpost")
-        async for batch in tree.space_pages(space, blog_statuses, bodies=False, kind="blogpost")
+        async for batch in tree.space_pages(
+            space, blog_statuses(statuses), bodies=False, kind="blogpost"
+        )
         for raw in batch
     ]
 
@@ -194,7 +225,7 @@ async def _space_tree(tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ...
         for raw in batch
     ]
     posts = await _blog_posts(tree, space, statuses)
-    return PageTree(f"{space.name} ({space.key})", _assemble(tree, ids), posts)
+    return PageTree(f"{space.name} ({space.key})", _assemble(tree, ids), posts, space.key)
 
 
 async def _subtree(tree: SiteTree, target: SubtreeTarget, statuses: tuple[str, ...]) -> PageTree:

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 import click
 
+from .app import DEFAULT_COLLECTION
 from .errors import BadArgumentError, ConfluenceError, stops_the_run
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_COLLECTION = "confluence.sqlite"
 
 
 def _clean_errors(command: F) -> F:
@@ -245,19 +245,18 @@ def browse(
     credential_id: str | None,
 ) -> None:
     """List a site's spaces, or show the page tree of a space or page, with ids."""
-    from .urls import InstanceSelection, parse_url
+    from .app import browse as browsed
 
     reader = _reader(obj, address, credential_id)
-    if "://" in address and isinstance(parse_url(address, reader.base_url), InstanceSelection):
-        spaces = reader.list_spaces(include_personal=personal, keywords=keywords)
-        for space in spaces:
+    shown = browsed(reader, address, personal=personal, keywords=keywords)
+    if isinstance(shown, list):
+        for space in shown:
             click.echo(str(space))
-        click.echo(f"{len(spaces)} spaces")
+        click.echo(f"{len(shown)} spaces")
         return
-    tree = reader.browse(address)
-    click.echo(str(tree))
-    posts = f", {len(tree.blog_posts)} blog posts (import them with --blog-posts)"
-    click.echo(f"{len(tree.page_ids())} pages" + (posts if tree.blog_posts else ""))
+    click.echo(str(shown))
+    posts = f", {len(shown.blog_posts)} blog posts (import them with --blog-posts)"
+    click.echo(f"{len(shown.page_ids())} pages" + (posts if shown.blog_posts else ""))
 
 
 # ---- ingest -------------------------------------------------------------------------------------
@@ -370,9 +369,11 @@ def ingest(
         raise BadArgumentError(
             "--split-by-audience needs --h2ogpte and --permissions (it splits by who may read)"
         )
-    urls = [t for t in targets if "://" in t]
-    ids = [t for t in targets if "://" not in t and t.isdigit()]
-    keys = [t for t in targets if "://" not in t and not t.isdigit()]
+    from .urls import typed_kind
+
+    urls = [t for t in targets if typed_kind(t) == "address"]
+    ids = [t for t in targets if typed_kind(t) == "id"]
+    keys = [t for t in targets if typed_kind(t) == "key"]
     if len(keys) > 1:
         raise BadArgumentError("give one space key per run (or space URLs)")
     reader = _reader(obj, urls[0] if urls else None, credential_id, base_url, max_points_per_hour)
@@ -389,7 +390,8 @@ def ingest(
         "include_permissions": permissions,
         "page_status": page_status,
     }
-    target = _target(h2ogpte_address, collection_id, collection_path, split_by_audience)
+    choice = _target(h2ogpte_address, collection_id, collection_path, split_by_audience)
+    target = choice.open()
     with _summary_reports_skips():
         report = sync(
             reader,
@@ -398,12 +400,7 @@ def ingest(
             full_every=None if full_every is None else timedelta(days=full_every),
             **selection,
         )
-    where = (
-        f"h2oGPTe collection {collection_id}"
-        if h2ogpte_address
-        else (collection_path or DEFAULT_COLLECTION)
-    )
-    click.echo(f"Imported into {where}: {report.summary()}")
+    click.echo(f"Imported into {choice.description}: {report.summary()}")
     click.echo(f"  {report.requests:,} API requests, {report.points:,} API points")
     if not report.full_listing:
         click.echo(f"  asked only for changes since {report.since} (no full listing due)")
@@ -422,20 +419,14 @@ def _target(
     collection_path: str | None,
     split_by_audience: bool = False,
 ) -> Any:
-    if h2ogpte_address:
-        from .sinks.h2ogpte import AudienceCollections, H2OGPTeCollection, require_h2ogpte
+    from .app import TargetChoice
 
-        h2ogpte = require_h2ogpte()
+    api_key = None
+    if h2ogpte_address:
         api_key = os.environ.get("H2OGPTE_API_KEY") or click.prompt(
             "h2oGPTe API key", hide_input=True
         )
-        client = h2ogpte.H2OGPTE(address=h2ogpte_address, api_key=api_key)
-        if split_by_audience:
-            return AudienceCollections(client, str(collection_id))
-        return H2OGPTeCollection(client, str(collection_id))
-    from .sinks import LocalCollection
-
-    return LocalCollection(collection_path or DEFAULT_COLLECTION)
+    return TargetChoice(collection_path, h2ogpte_address, collection_id, api_key, split_by_audience)
 
 
 def _print_skips(report: Any) -> None:
@@ -603,23 +594,17 @@ def _reader(
     base_url: str | None = None,
     max_points_per_hour: float | None = None,
 ) -> Any:
-    """A reader for the configured site (a stored credential's, --base-url, CONFLUENCE_BASE_URL),
-    or else the site of `address`. Credentials never go to a host that only a URL names."""
-    from .reader import ConfluenceReader
+    """A reader for the configured site, or else the site of `address` (see app.reader_for)."""
+    from .app import reader_for
 
-    options: dict[str, Any] = {**_endpoints(obj), "max_points_per_hour": max_points_per_hour}
-    from_url = address if address and "://" in address else None
-    configured = base_url or os.environ.get("CONFLUENCE_BASE_URL")
-    if credential_id:
-        store = _store(obj)
-        site = next((c.site for c in store.list() if c.id == credential_id), None)
-        return ConfluenceReader(
-            site or configured or from_url,
-            credential_id=credential_id,
-            credential_store=store,
-            **options,
-        )
-    return ConfluenceReader(configured or from_url, **options)
+    return reader_for(
+        credential_id=credential_id,
+        store=_store(obj) if credential_id else None,
+        base_url=base_url,
+        address=address,
+        max_points_per_hour=max_points_per_hour,
+        **_endpoints(obj),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

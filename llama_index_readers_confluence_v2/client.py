@@ -22,7 +22,7 @@ import random
 import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -94,6 +94,35 @@ class RetryPolicy:
         # (concurrent ones, or other clients) do not come back in lockstep
         delay = max(retry_after, self.backoff_base / 10) * random.uniform(1.0, 1.25)
         return min(delay, self.max_wait if self.retry_after_max is None else self.retry_after_max)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How requests are sent, whatever the site: Atlassian's endpoints (the emulator's in tests),
+    the transport, concurrency, the points budget, retries, timeout and TLS verification.
+    Checked where it is built from a user's arguments (settings.py)."""
+
+    gateway_url: str = DEFAULT_GATEWAY_URL
+    auth_server_url: str = DEFAULT_AUTH_SERVER_URL
+    transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False, compare=False)
+    max_concurrency: int = 8
+    max_points_per_hour: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = 30.0
+    verify: bool | str = True
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One site reached with one credential: everything a `ConfluenceClient` is opened with."""
+
+    base_url: str
+    credential: Credential
+    http: HttpSettings = field(default_factory=HttpSettings)
+    cloud_id: str | None = None
+
+    def __repr__(self) -> str:  # the credential's kind, never its secret
+        return f"Connection({self.base_url!r}, auth={self.credential.kind!r})"
 
 
 INCUMBENT_CLIENT_ARGS = {
@@ -209,30 +238,23 @@ def _count(name: str, text: str) -> int:
 class HttpSession:
     """Requests with retries, a shared pause after 429s, and OAuth token requests."""
 
-    def __init__(
-        self,
-        *,
-        auth_server_url: str = DEFAULT_AUTH_SERVER_URL,
-        gateway_url: str = DEFAULT_GATEWAY_URL,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_concurrency: int = 8,
-        retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
-        verify: bool | str = True,
-        max_points_per_hour: float | None = None,
-    ) -> None:
-        self.auth_server_url = auth_server_url.rstrip("/")
-        self.gateway_url = gateway_url.rstrip("/")
-        self.retry = retry or RetryPolicy()
+    def __init__(self, http: HttpSettings | None = None) -> None:
+        http = http or HttpSettings()
+        max_concurrency = http.max_concurrency
+        self.auth_server_url = http.auth_server_url.rstrip("/")
+        self.gateway_url = http.gateway_url.rstrip("/")
+        self.retry = http.retry
         self.requests_made = 0
         self.points = PointsCount()
         self.pacer = Pacer(
-            max_concurrency, max_points_per_hour=max_points_per_hour, max_wait=self.retry.max_wait
+            max_concurrency,
+            max_points_per_hour=http.max_points_per_hour,
+            max_wait=self.retry.max_wait,
         )
         self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            verify=tls_verification(verify),
+            transport=http.transport,
+            timeout=httpx.Timeout(http.timeout),
+            verify=tls_verification(http.verify),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             # a download is two hosts (the API, then the media host); each keeps its own warm
@@ -389,35 +411,13 @@ SessionT = TypeVar("SessionT", bound=HttpSession)
 class ConfluenceClient(HttpSession):
     """Async access to one site's v2 API, through the site or through the API gateway."""
 
-    def __init__(
-        self,
-        base_url: str,
-        credential: Credential,
-        *,
-        gateway_url: str = DEFAULT_GATEWAY_URL,
-        auth_server_url: str = DEFAULT_AUTH_SERVER_URL,
-        cloud_id: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_concurrency: int = 8,
-        retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
-        verify: bool | str = True,
-        max_points_per_hour: float | None = None,
-    ) -> None:
-        super().__init__(
-            auth_server_url=auth_server_url,
-            gateway_url=gateway_url,
-            transport=transport,
-            max_concurrency=max_concurrency,
-            retry=retry,
-            timeout=timeout,
-            verify=verify,
-            max_points_per_hour=max_points_per_hour,
-        )
-        self.base_url = base_url
-        self.site = site_origin(base_url)
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection.http)
+        credential = connection.credential
+        self.base_url = connection.base_url
+        self.site = site_origin(connection.base_url)
         self.credential = credential
-        self.cloud_id = cloud_id or credential.cloud_id
+        self.cloud_id = connection.cloud_id or credential.cloud_id
         self._oauth = credential if isinstance(credential, OAuthCredential) else None
         self._use_gateway = self._oauth is not None or bool(getattr(credential, "scoped", False))
 

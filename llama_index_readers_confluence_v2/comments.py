@@ -15,7 +15,7 @@ from typing import Any
 
 from .client import ConfluenceClient
 from .listings import ContainerListings, container_id, search_by_page
-from .tree import cql_string
+from .routes import cql_string
 
 EXPAND = (
     "body.storage,version,history,container,ancestors,"

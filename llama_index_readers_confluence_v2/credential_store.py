@@ -112,6 +112,11 @@ class CredentialStore:
             return credential
         return ConfluenceCredential(secret["username"], secret["password"], secret.get("scoped"))
 
+    def site(self, credential_id: str) -> str:
+        """The site a credential was stored for ("" when none was given, or no such id)."""
+        entry = self._read()["credentials"].get(credential_id) or {}
+        return str(entry.get("site", ""))
+
     def list(self) -> list[StoredCredential]:
         credentials = self._read()["credentials"]
         return [

@@ -43,60 +43,48 @@ class FileType(Enum):
     UNKNOWN = "unknown"
 
 
-class TotalPagesToProcessEvent(BaseEvent):
+class ConfluenceEvent(BaseEvent):
+    """The events' common base: each is named by its class, as the incumbent's are."""
+
+    @classmethod
+    def class_name(cls) -> str:
+        return cls.__name__
+
+
+class TotalPagesToProcessEvent(ConfluenceEvent):
     """How many pages will be fetched (emitted when pages are listed before their bodies:
     incremental sync, and loads with process_document_callback)."""
 
     total_pages: int
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "TotalPagesToProcessEvent"
 
-
-class PageDataFetchStartedEvent(BaseEvent):
+class PageDataFetchStartedEvent(ConfluenceEvent):
     """A page's body arrived and its processing starts."""
 
     page_id: str
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "PageDataFetchStartedEvent"
 
-
-class PageDataFetchCompletedEvent(BaseEvent):
+class PageDataFetchCompletedEvent(ConfluenceEvent):
     """A page's Document is ready (its images and files follow it)."""
 
     page_id: str
     document: Document
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "PageDataFetchCompletedEvent"
 
-
-class PageSkippedEvent(BaseEvent):
+class PageSkippedEvent(ConfluenceEvent):
     """process_document_callback said no: the page's body was not fetched."""
 
     page_id: str
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "PageSkippedEvent"
 
-
-class PageFailedEvent(BaseEvent):
+class PageFailedEvent(ConfluenceEvent):
     """A page could not be imported (also in `last_report.failures`)."""
 
     page_id: str
     error: str
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "PageFailedEvent"
 
-
-class _AttachmentEvent(BaseEvent):
+class _AttachmentEvent(ConfluenceEvent):
     page_id: str
     attachment_id: str
     attachment_name: str
@@ -108,17 +96,9 @@ class _AttachmentEvent(BaseEvent):
 class AttachmentProcessingStartedEvent(_AttachmentEvent):
     """An image or file is about to be downloaded."""
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "AttachmentProcessingStartedEvent"
-
 
 class AttachmentProcessedEvent(_AttachmentEvent):
     """An image or file became a Document."""
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "AttachmentProcessedEvent"
 
 
 class AttachmentSkippedEvent(_AttachmentEvent):
@@ -126,19 +106,11 @@ class AttachmentSkippedEvent(_AttachmentEvent):
 
     reason: str
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "AttachmentSkippedEvent"
-
 
 class AttachmentFailedEvent(_AttachmentEvent):
     """An image or file that could not be downloaded or read."""
 
     error: str
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "AttachmentFailedEvent"
 
 
 def emit(event_type: type[BaseEvent], **fields: Any) -> None:

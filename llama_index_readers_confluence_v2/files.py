@@ -379,7 +379,7 @@ class _Worker:
         )
         worker = cls(process)
         try:
-            await worker._read()  # "ready": the readers are imported before any clock runs
+            await worker.answer()  # "ready": the readers are imported before any clock runs
         except BaseException:  # cancelled (the run ended first), or it died starting
             await worker.kill()
             raise
@@ -390,10 +390,10 @@ class _Worker:
         message = pickle.dumps((suffix, data))
         self.process.stdin.write(len(message).to_bytes(8, "big") + message)
         await self.process.stdin.drain()
-        answer: tuple[str, str] = await self._read()
+        answer: tuple[str, str] = await self.answer()
         return answer
 
-    async def _read(self) -> Any:
+    async def answer(self) -> Any:
         assert self.process.stdout is not None
         size = int.from_bytes(await self.process.stdout.readexactly(8), "big")
         return pickle.loads(await self.process.stdout.readexactly(size))

@@ -9,32 +9,37 @@ listings, `recent` lists only what may have changed since a watermark (recent.py
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .attachments import AttachmentListings, attachments_digest
 from .audience import Audience
+from .clock import later, modified_at
 from .comments import CommentListings, comments_digest
 from .documents import PageRecord, page_path
 from .fingerprint import Fingerprint
+from .listings import touched_pages
+from .order import ParentsFirst
 from .permissions import Permissions
-from .recent import later, modified_at, touched_pages
 from .report import ImportReport
+from .routes import ANY_STATUS
 from .selection import LoadRequest
-from .tree import ANY_STATUS, SiteTree, id_batches
+from .tree import SiteTree, id_batches
 from .walk import (
+    PagesTarget,
     SearchProgress,
     SpaceTarget,
     SubtreeTarget,
-    Target,
+    handled,
     selected_spaces,
     subtree_ids,
     targets,
 )
 
+T = TypeVar("T")
 MAX_SPACE_IDS = 100  # space ids a listing takes (the spec's maxItems)
 
 
@@ -76,7 +81,7 @@ class Inventory:
         """Every page of the selection, with its fingerprint."""
         ordered: list[str] = []
         async for target in targets(self.tree, self.request, bodies=False, search=self.search):
-            ordered += await self._ids_of(target)
+            ordered += await handled(target, self)
         return await self._listed(ordered)
 
     async def recent(
@@ -211,29 +216,29 @@ class Inventory:
         """With comments asked for, each page's comments as ids and versions."""
         if not self.request.include_comments:
             return {}
-        keys = [self.tree.spaces[self._spaces_of[i]].key for i in page_ids]
-        found = await asyncio.gather(
-            *(
-                self.comments.of_page(i, key, self._kind(i), keep=True)
-                for i, key in zip(page_ids, keys, strict=True)
-            )
-        )
-        return {i: comments_digest(c) for i, c in zip(page_ids, found, strict=True)}
+        return await self._digests(page_ids, self.comments.of_page, comments_digest)
 
     async def _attachment_digests(self, page_ids: list[str]) -> dict[str, str]:
         """With attachments asked for, each page's attachments (see AttachmentListings)."""
         if not self.request.include_attachments:
             return {}
+        return await self._digests(page_ids, self.listings.of_page, attachments_digest)
+
+    async def _digests(
+        self,
+        page_ids: list[str],
+        listing_of: Callable[..., Awaitable[T]],
+        digest: Callable[[T], str],
+    ) -> dict[str, str]:
+        """Each page's listing (kept for the fetch that follows), as its digest."""
         keys = [self.tree.spaces[self._spaces_of[i]].key for i in page_ids]
-        listings = await asyncio.gather(
+        found = await asyncio.gather(
             *(
-                self.listings.of_page(i, key, self._kind(i), keep=True)
+                listing_of(i, key, self._kind(i), keep=True)
                 for i, key in zip(page_ids, keys, strict=True)
             )
         )
-        return {
-            i: attachments_digest(listing) for i, listing in zip(page_ids, listings, strict=True)
-        }
+        return {i: digest(listing) for i, listing in zip(page_ids, found, strict=True)}
 
     def _path(self, page_id: str) -> str:
         node = self.tree.nodes[page_id]
@@ -241,29 +246,32 @@ class Inventory:
         above = [ancestor.title for ancestor in self.tree.ancestors_of(page_id)]
         return page_path(space.name, above, node.title, self._kind(page_id))
 
-    async def _ids_of(self, target: Target) -> list[str]:
-        if isinstance(target, SpaceTarget):
-            return await self._space_ids(target)
-        if isinstance(target, SubtreeTarget):
-            _, ids = await subtree_ids(self.tree, target, self.request.statuses)
-            found = await self.tree.pages_by_id(ids, self.request.statuses, bodies=False)
-            self._note_all(found.values())
-            for page_id in set(ids) - found.keys():
-                self._spaces_of.pop(page_id, None)
-            return ids
+    # ---- what each kind of target holds (walk.handled), ids in order ------------------------
+
+    async def subtree(self, target: SubtreeTarget) -> list[str]:
+        _, ids = await subtree_ids(self.tree, target, self.request.statuses)
+        found = await self.tree.pages_by_id(ids, self.request.statuses, bodies=False)
+        self._note_all(found.values())
+        for page_id in set(ids) - found.keys():
+            self._spaces_of.pop(page_id, None)
+        return ids
+
+    async def pages(self, target: PagesTarget) -> list[str]:
         if target.kind == "page":
             await self.tree.learn_ancestors_of(target.pages)
         self._note_all(target.pages, target.kind)
         return [str(raw["id"]) for raw in target.pages]
 
-    async def _space_ids(self, target: SpaceTarget) -> list[str]:
+    async def space(self, target: SpaceTarget) -> list[str]:
+        """The space's pages, parents first (order.py), their ancestors known."""
         listed: list[dict[str, Any]] = []
         async for batch in self.tree.space_pages(target.space, self.request.statuses, bodies=False):
             listed += batch
         self._note_all(listed)
         await self.tree.learn_ancestors_of(listed)
-        depth = {str(raw["id"]): len(self.tree.ancestors_of(str(raw["id"]))) for raw in listed}
-        return sorted(depth, key=lambda page_id: (depth[page_id], int(page_id)))
+        order = ParentsFirst(self.tree)
+        ordered = [page for raw in listed for page in order.add(raw)] + await order.rest()
+        return [str(raw["id"]) for raw in ordered]
 
     def _note_latest(self, raw: Mapping[str, Any]) -> None:
         self.latest = later(self.latest, modified_at(raw))

@@ -1,20 +1,23 @@
 """What each page (or blog post) holds besides its body, attachments or comments, learnt with
 the fewest requests: for a space imported whole, one CQL search of the space shared by all its
-pages; for pages selected one by one or as subtrees, each page's own listing."""
+pages; for pages selected one by one or as subtrees, each page's own listing. Also the pages
+whose attachments or comments changed since a time (`touched_pages`, for changes-only syncs)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from .client import ConfluenceClient
 from .errors import AuthError, PermissionDeniedError
-from .tree import CQL_SEARCH
+from .routes import CQL_PAGE, CQL_SEARCH, cql_string
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+CQL_ZONE_MARGIN = timedelta(hours=12)  # the furthest a user's time zone lags UTC
 
 BySpace = Callable[[ConfluenceClient, str], Awaitable[dict[str, list[T]]]]
 ByPage = Callable[[ConfluenceClient, str, str], Awaitable[list[T]]]
@@ -110,3 +113,22 @@ def container_id(hit: dict[str, Any]) -> str | None:
         link = str((hit.get("_expandable") or {}).get("container") or "")
         found = link.rsplit("/", 1)[-1] or None
     return None if found is None else str(found)
+
+
+async def touched_pages(
+    client: ConfluenceClient, content_type: str, space_key: str, since: datetime
+) -> set[str]:
+    """Pages (and blog posts) of a space whose attachments or comments (`content_type`) were
+    added or changed since `since`: one CQL search, 200 hits a request."""
+    opened = (since - CQL_ZONE_MARGIN).strftime("%Y-%m-%d %H:%M")
+    cql = (
+        f"type = {content_type} and space = {cql_string(space_key)}"
+        f" and lastmodified >= {cql_string(opened)}"
+    )
+    params = {"cql": cql, "expand": "container", "limit": CQL_PAGE}
+    found: set[str] = set()
+    async for raw in client.paginate(CQL_SEARCH, params):
+        page_id = container_id(raw)
+        if page_id is not None:
+            found.add(page_id)
+    return found

@@ -17,6 +17,7 @@ from typing import Any
 from .browse import PageNode, PageTree
 from .errors import BadArgumentError
 from .extras import require
+from .urls import blog_post_url
 
 INDENT = 22  # pixels a level
 
@@ -83,11 +84,10 @@ class NodeRow:
 class Picker:
     """A tree to tick, and the `load_data` arguments for what is ticked."""
 
-    def __init__(self, tree: PageTree, site: str, space_key: str | None) -> None:
+    def __init__(self, tree: PageTree, site: str) -> None:
         ui = widgets()
         self.tree = tree
         self.site = site
-        self.space_key = space_key
         self.rows = [NodeRow(node, 0) for node in [*tree.roots, *tree.blog_posts]]
         title = ui.HTML(f"<strong>{html.escape(tree.title)}</strong>")
         self.widget = ui.VBox([title, *(row.widget for row in self.rows)])
@@ -109,7 +109,7 @@ class Picker:
         if pages:
             chosen["page_ids"] = pages
         if posts:
-            chosen["url"] = [f"{self.site}/spaces/{self.space_key}/blog/{i}" for i in posts]
+            chosen["url"] = [blog_post_url(self.site, self.tree.space_key, i) for i in posts]
         return chosen
 
     def _picked(self) -> tuple[list[str], list[str]]:

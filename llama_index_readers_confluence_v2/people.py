@@ -7,6 +7,7 @@ import re
 
 from .client import ConfluenceClient
 from .errors import ConfluenceError, stops_the_run
+from .routes import V2
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +34,7 @@ class People:
 
     async def _look_up(self, account_ids: list[str]) -> None:
         try:
-            found = await self.client.post_json(
-                "/wiki/api/v2/users-bulk", {"accountIds": account_ids}
-            )
+            found = await self.client.post_json(f"{V2}/users-bulk", {"accountIds": account_ids})
         except ConfluenceError as exc:  # e.g. a token without read:user:confluence
             if stops_the_run(exc):
                 raise

@@ -39,7 +39,8 @@ from .client import MAX_IDS, ConfluenceClient
 from .documents import PageRecord, SpaceInfo, TreeNode
 from .errors import AudienceUnknown, AuthError, NotFoundError, PermissionDeniedError
 from .listings import ContainerListings, search_by_page
-from .tree import V1, V2, cql_string
+from .quota import principals_in
+from .routes import V1, V2, cql_string
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -243,7 +244,7 @@ class Permissions:
         users: set[str] = set()
         groups: set[str] = set()
         path = f"{V1}/content/{node_id}/restriction/byOperation/read"
-        async for data in client.paginate_offset(path, {}, RESTRICTION_PAGE, _principal_count):
+        async for data in client.paginate_offset(path, {}, RESTRICTION_PAGE, principals_in):
             layer = layer_of((data or {}).get("restrictions"))
             if isinstance(layer, Layer):
                 users |= layer.users
@@ -279,17 +280,8 @@ class Permissions:
 
     async def _group_members(self, group_id: str) -> frozenset[str] | None:
         path = f"{V1}/group/{group_id}/membersByGroupId"
-        try:
-            members = [
-                str(user["accountId"])
-                async for data in self.client.paginate_offset(path, {}, GROUP_PAGE)
-                for user in data.get("results") or []
-                if user.get("accountId")
-            ]
-        except REFUSED as exc:
-            logger.warning("the members of group %s could not be read: %s", group_id, exc)
-            return None
-        return frozenset(members)
+        what = f"the members of group {group_id}"
+        return await _ids_listed(self.client, path, {}, "accountId", what)
 
     async def _once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
         if key not in self._tasks:
@@ -298,27 +290,28 @@ class Permissions:
         return result
 
 
-def _principal_count(data: Any) -> int:
-    restrictions = (data or {}).get("restrictions") or {}
-    return sum(
-        len((restrictions.get(kind) or {}).get("results") or []) for kind in ("user", "group")
-    )
-
-
 async def user_groups(client: ConfluenceClient, account_id: str) -> frozenset[str] | None:
     """A user's group ids; None when they cannot be read (then none are counted)."""
     path = f"{V1}/user/memberof"
+    what = f"the groups of user {account_id}"
+    return await _ids_listed(client, path, {"accountId": account_id}, "id", what)
+
+
+async def _ids_listed(
+    client: ConfluenceClient, path: str, params: dict[str, str], key: str, what: str
+) -> frozenset[str] | None:
+    """The `key` of every result of a v1 offset listing; None (logged) when it is refused."""
     try:
-        groups = [
-            str(group["id"])
-            async for data in client.paginate_offset(path, {"accountId": account_id}, GROUP_PAGE)
-            for group in data.get("results") or []
-            if group.get("id")
+        ids = [
+            str(item[key])
+            async for data in client.paginate_offset(path, params, GROUP_PAGE)
+            for item in data.get("results") or []
+            if item.get(key)
         ]
     except REFUSED as exc:
-        logger.warning("the groups of user %s could not be read: %s", account_id, exc)
+        logger.warning("%s could not be read: %s", what, exc)
         return None
-    return frozenset(groups)
+    return frozenset(ids)
 
 
 async def viewer_of(client: ConfluenceClient, account_id: str) -> Viewer:

@@ -51,12 +51,13 @@ def objects_in(data: Any) -> int:
         return len(data["results"])
     by_operation = [v for v in data.values() if isinstance(v, Mapping) and "restrictions" in v]
     if by_operation or "restrictions" in data:
-        return sum(_restriction_count(v) for v in by_operation or [data])
+        return sum(principals_in(v) for v in by_operation or [data])
     return 1
 
 
-def _restriction_count(operation: Mapping[str, Any]) -> int:
-    held = operation.get("restrictions") or {}
+def principals_in(restricted: Any) -> int:
+    """The users and groups named in one answer's `restrictions` (a v1 restriction read)."""
+    held = (restricted or {}).get("restrictions") or {}
     return sum(len((held.get(kind) or {}).get("results") or []) for kind in ("user", "group"))
 
 

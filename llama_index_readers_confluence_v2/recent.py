@@ -1,4 +1,5 @@
-"""What changed since the last sync, found without listing the whole selection again.
+"""The sync policy: what changed since the last sync is found without listing the whole
+selection again (the watermark kept in a `Checkpoint`), and a full listing comes when it is due.
 
 A bodiless listing of a space costs a point per page under the per-object reading of Atlassian's
 quota (quota.py): 100,000 points for a 100,000-page estate, more than an hour of the default
@@ -8,7 +9,7 @@ clock (the `version.createdAt` of what it listed):
 - pages and blog posts: each space's listing sorted by last edit, newest first, bodiless, 250 a
   request, stopped at the first one older than the watermark;
 - attachments and comments, which change without their page's version: one CQL search per space
-  of those modified since the watermark, naming the pages to look at again (CQL `lastmodified`
+  of those modified since the watermark (`listings.touched_pages`), naming the pages to look at again (CQL `lastmodified`
   has minute precision and is read in the user's time zone, so the window opens 12 hours early);
 - the pages under a page whose title or place changed: its descendants, bodiless.
 
@@ -22,15 +23,11 @@ folders, and audiences changed by restrictions or space permissions (none of whi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timedelta
 
-from .client import ConfluenceClient
-from .listings import container_id
+from .clock import parse_time
 from .selection import LoadRequest
-from .tree import CQL_PAGE, CQL_SEARCH, cql_string
 from .urls import InstanceSelection, SpaceSelection
 
 FULL_LISTING_EVERY = timedelta(days=7)
@@ -38,7 +35,6 @@ SMALL_SELECTION = 5_000  # pages: below this, a full listing (about a point a pa
 # a page edited while a listing ran may have been passed over: the next run looks back this far,
 # or as long as that run took, whichever is longer
 OVERLAP = timedelta(hours=1)
-CQL_ZONE_MARGIN = timedelta(hours=12)  # the furthest a user's time zone lags UTC
 
 
 @dataclass(frozen=True)
@@ -63,32 +59,6 @@ class Checkpoint:
             return cls(since, float(raw["full_at"]))
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
-
-
-def parse_time(text: str) -> datetime:
-    """`2026-01-05T09:00:00.000Z` (and other ISO forms) as an aware UTC time."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def modified_at(raw: Mapping[str, Any]) -> datetime | None:
-    """When a listed page or blog post was last edited: its version's `createdAt`."""
-    return edit_time((raw.get("version") or {}).get("createdAt"))
-
-
-def edit_time(text: object) -> datetime | None:
-    """An edit time as Confluence wrote it, or None when it is missing or unreadable."""
-    try:
-        return parse_time(str(text)) if text else None
-    except ValueError:
-        return None
-
-
-def later(current: datetime | None, edited: datetime | None) -> datetime | None:
-    """The newer of two edit times (None: not known)."""
-    if current is None or (edited is not None and edited > current):
-        return edited
-    return current
 
 
 def next_since(previous: str | None, latest: datetime | None, run_seconds: float) -> str | None:
@@ -148,22 +118,3 @@ def changes_first(
         return False
     fresh = Checkpoint(checkpoint.since, now)
     return not full_listing_due(fresh, request, held=held, now=now, every=every)
-
-
-async def touched_pages(
-    client: ConfluenceClient, content_type: str, space_key: str, since: datetime
-) -> set[str]:
-    """Pages (and blog posts) of a space whose attachments or comments (`content_type`) were
-    added or changed since `since`: one CQL search, 200 hits a request."""
-    opened = (since - CQL_ZONE_MARGIN).strftime("%Y-%m-%d %H:%M")
-    cql = (
-        f"type = {content_type} and space = {cql_string(space_key)}"
-        f" and lastmodified >= {cql_string(opened)}"
-    )
-    params = {"cql": cql, "expand": "container", "limit": CQL_PAGE}
-    found: set[str] = set()
-    async for raw in client.paginate(CQL_SEARCH, params):
-        page_id = container_id(raw)
-        if page_id is not None:
-            found.add(page_id)
-    return found

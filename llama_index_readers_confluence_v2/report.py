@@ -56,6 +56,7 @@ class ImportReport:
     rate_limited: int = 0  # requests answered 429 (and sent again)
     rate_limit_warnings: int = 0  # answers saying a limit not yet enforced would be breached
     latest_edit: datetime | None = None  # the newest edit listed, on Confluence's clock
+    next_cursor: str | None = None  # a `cql=` run stopped early: where to resume (`cursor=`)
     full_listing: bool = True  # False: a sync listed only what changed since `since`
     since: str | None = None
     seen_images: set[tuple[str, str]] = field(default_factory=set, repr=False)

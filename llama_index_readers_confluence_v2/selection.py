@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadArgumentError, UnknownArgumentError
+from .routes import blog_statuses
 from .urls import (
     CqlSelection,
     FolderSelection,
@@ -90,7 +91,7 @@ class LoadRequest:
     @property
     def blog_statuses(self) -> tuple[str, ...]:
         """The statuses asked for that blog posts have (they are never archived)."""
-        return tuple(status for status in self.statuses if status != "archived")
+        return blog_statuses(self.statuses)
 
     def whole_space_keys(self) -> tuple[str, ...]:
         """The spaces selected by key (imported whole)."""

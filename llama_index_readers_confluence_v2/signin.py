@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .bridge import run_sync
-from .client import DEFAULT_AUTH_SERVER_URL, DEFAULT_GATEWAY_URL, HttpSession
+from .client import DEFAULT_AUTH_SERVER_URL, DEFAULT_GATEWAY_URL, HttpSession, HttpSettings
 from .credentials import DEFAULT_SCOPES, OAuthCredential, choose_site
 from .errors import AuthError, BadArgumentError, ConfluenceError
 from .urls import check_scheme, is_loopback_host
@@ -102,9 +102,8 @@ def login(
     }
 
     async def exchange() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        async with HttpSession(
-            auth_server_url=auth_server_url, gateway_url=api_gateway_url, verify=verify
-        ) as session:
+        endpoints = HttpSettings(api_gateway_url, auth_server_url, verify=verify)
+        async with HttpSession(endpoints) as session:
             tokens = await session.token_request(grant)
             return tokens, await session.accessible_resources(f"Bearer {tokens['access_token']}")
 

@@ -184,7 +184,8 @@ def _apply(
     change: Change,
     report: SyncReport,
 ) -> None:
-    """One change written to the target, counted."""
+    """One change written to the target; what the reader did not count (it counts pages,
+    files, unchanged and re-labelled ones) is counted here."""
     if isinstance(change, PageUpsert):
         _upsert(target, aware, scope, change)
         if change.is_new:
@@ -193,7 +194,6 @@ def _apply(
             report.updated += 1
     elif isinstance(change, PageRelabel) and relabelling is not None:
         relabelling.relabel(scope, change.page_id, change.metadata, change.fingerprint)
-        report.relabeled += 1
     elif isinstance(change, PageRemoval):
         target.remove(scope, change.page_id)
         report.deleted += 1

@@ -1,10 +1,10 @@
 """The site's tree as far as a run has seen it, and the requests that grow it.
 
-One `SiteTree` per run owns the node cache (pages and folders: title, parent), the spaces, the
-labels, and every request that reads them: the one space listing, the one listing of a space's
-pages, the one batched fetch of pages by id (`id_batches`: never a blank id list, never more than
-250 ids), folders, ancestors and descendants. Walks, the inventory and browse use it through
-these public methods only.
+One `SiteTree` per run owns the node cache (pages and folders: title, parent), the spaces and
+the labels, and every request that reads them: the space listing, the listing of a space's
+pages, the batched fetch of pages by id (`id_batches`: never a blank id list, never more than
+250 ids), folders, ancestors, descendants, label and CQL look-ups. Walks, the inventory and
+browse use it through these public methods only. The API's paths and limits are in routes.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from .client import MAX_IDS, ConfluenceClient
 from .documents import PageRecord, SpaceInfo, TreeNode, page_record
@@ -24,31 +23,24 @@ from .errors import (
     NotFoundError,
     RequestRefusedError,
 )
+from .routes import (
+    ANY_STATUS,
+    CQL_PAGE,
+    CQL_SEARCH,
+    DESCENDANT_DEPTH,
+    EVERY_STATUS,
+    V1,
+    V2,
+    blog_statuses,
+    collection,
+    cql_string,
+    cursor_of,
+)
 from .urls import CqlSelection
 
 logger = logging.getLogger(__name__)
 
-V2 = "/wiki/api/v2"
-V1 = "/wiki/rest/api"
-CQL_SEARCH = f"{V1}/content/search"  # v2 has no search
-CQL_PAGE = 200  # hits a request; Cloud's caps are unverified, so `next` is trusted, not `limit`
-DESCENDANT_DEPTH = 5
-ANY_STATUS = ("current", "archived")
-EVERY_STATUS = ("current", "archived", "trashed", "deleted")
 Labels = dict[str, tuple[str, ...]]
-
-
-def cursor_of(link: Any) -> str | None:
-    """The `cursor` value of a `next` link (sending the whole link as a cursor is refused)."""
-    if not isinstance(link, str) or not link:
-        return None
-    values = parse_qs(urlsplit(link).query).get("cursor")
-    return values[0] if values else None
-
-
-def collection(kind: str) -> str:
-    """The v2 route segment of a content kind: pages or blogposts."""
-    return "blogposts" if kind == "blogpost" else "pages"
 
 
 def id_batches(ids: Iterable[str]) -> Iterator[list[str]]:
@@ -177,7 +169,7 @@ class SiteTree:
         is left out."""
         found: dict[str, dict[str, Any]] = {}
         if kind == "blogpost":  # blog posts are never archived
-            statuses = tuple(s for s in statuses if s != "archived") or ("current",)
+            statuses = blog_statuses(statuses) or ("current",)
         for batch in id_batches(page_ids):
             params: dict[str, Any] = {
                 "id": ",".join(batch),
@@ -544,11 +536,6 @@ def _shown(item: dict[str, Any], statuses: tuple[str, ...]) -> bool:
 
 def _position(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else float("inf")
-
-
-def cql_string(value: str) -> str:
-    """A value as a CQL string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _str_or_none(value: Any) -> str | None:

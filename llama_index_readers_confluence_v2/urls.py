@@ -75,6 +75,34 @@ Selection = (
 )
 
 
+def typed_kind(text: str) -> str:
+    """What a user typed, without reading it further: "address" (it has a scheme), "id" (a
+    content id: digits) or "key" (a space key)."""
+    text = text.strip()
+    if "://" in text:
+        return "address"
+    return "id" if text.isdigit() else "key"
+
+
+def classify(text: object, base_url: str) -> Selection:
+    """What a user typed into a front end, as a selection: a site, space, page, folder, blog
+    post or tiny-link address; a page (or folder) id; or a space key."""
+    if not isinstance(text, str) or not text.strip():
+        raise BadArgumentError("enter a site, space or page address, a space key or a page id")
+    text = text.strip()
+    kind = typed_kind(text)
+    if kind == "address":
+        return parse_url(text, base_url)
+    if kind == "id":
+        return PageSelection(parse_page_id(text))
+    return SpaceSelection(text)
+
+
+def blog_post_url(base_url: str, space_key: str, post_id: str) -> str:
+    """The short address of a blog post (what `parse_url` reads back as that post)."""
+    return f"{base_url}/spaces/{space_key}/blog/{post_id}"
+
+
 def split_url(url: str) -> SplitResult:
     """`urlsplit`, with its ValueErrors (bad brackets, bad ports) as BadURLError."""
     try:

@@ -8,7 +8,8 @@
 - pages by id (`PagesTarget`): 250 a request whatever their order and spaces; their ancestors
   and labels in bulk.
 
-`Walker.records` reads bodies for each target; the inventory (sync) and browse read the same
+`handled(target, handler)` is the one dispatch over target kinds: `Walker` reads bodies for each
+target (a space's pages parents first, order.py); the inventory (sync) and browse read the same
 targets without bodies.
 """
 
@@ -18,13 +19,15 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from .clock import edit_time, later
 from .documents import PageRecord, SpaceInfo
 from .errors import NotFoundError
-from .recent import edit_time, later
+from .order import ParentsFirst
+from .routes import ANY_STATUS, CQL_PAGE
 from .selection import LoadRequest
-from .tree import ANY_STATUS, CQL_PAGE, Labels, SiteTree, id_batches
+from .tree import SiteTree, id_batches
 from .urls import (
     BlogPostSelection,
     CqlSelection,
@@ -59,6 +62,26 @@ class PagesTarget:
 
 
 Target = SpaceTarget | SubtreeTarget | PagesTarget
+R = TypeVar("R", covariant=True)
+
+
+class TargetHandler(Protocol[R]):
+    """What a consumer of targets does with each kind (the walk, the inventory, browse)."""
+
+    def space(self, target: SpaceTarget) -> R: ...
+
+    def subtree(self, target: SubtreeTarget) -> R: ...
+
+    def pages(self, target: PagesTarget) -> R: ...
+
+
+def handled(target: Target, handler: TargetHandler[R]) -> R:
+    """The one dispatch over target kinds."""
+    if isinstance(target, SpaceTarget):
+        return handler.space(target)
+    if isinstance(target, SubtreeTarget):
+        return handler.subtree(target)
+    return handler.pages(target)
 
 
 @dataclass
@@ -247,17 +270,6 @@ async def _blog_post(tree: SiteTree, post_id: str, bodies: bool) -> dict[str, An
     return found.get(post_id)
 
 
-@dataclass
-class _SpaceWalk:
-    """State of one space listing: what was emitted and what waits for its parent."""
-
-    space: SpaceInfo
-    labels: Labels
-    parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    emitted: set[str] = field(default_factory=set)
-    folder_children: dict[str, list[str]] = field(default_factory=dict)
-
-
 class Walker:
     """Turns a request into page records with bodies, with the fewest requests the API allows."""
 
@@ -271,77 +283,33 @@ class Walker:
 
     async def records(self) -> AsyncIterator[PageRecord]:
         async for target in targets(self.tree, self.request, bodies=True, search=self.search):
-            async for record in self._records_of(target):
+            async for record in handled(target, self):
                 if record.id not in self.yielded:
                     self.yielded.add(record.id)
                     self.latest = later(self.latest, edit_time(record.last_modified))
                     yield record
 
-    def _records_of(self, target: Target) -> AsyncIterator[PageRecord]:
-        if isinstance(target, SpaceTarget):
-            return self.space_records(target.space)
-        if isinstance(target, SubtreeTarget):
-            return self.subtree_records(target)
+    def space(self, target: SpaceTarget) -> AsyncIterator[PageRecord]:
+        return self.space_records(target.space)
+
+    def subtree(self, target: SubtreeTarget) -> AsyncIterator[PageRecord]:
+        return self.subtree_records(target)
+
+    def pages(self, target: PagesTarget) -> AsyncIterator[PageRecord]:
         return self.page_records(target.pages, target.kind)
 
     # ---- spaces -------------------------------------------------------------------------------
 
     async def space_records(self, space: SpaceInfo) -> AsyncIterator[PageRecord]:
-        """The space's listing with bodies; a page whose parent was not listed yet waits."""
-        walk = _SpaceWalk(space, await self.tree.labels_of_space(space))
+        """The space's listing with bodies, parents first (order.py)."""
+        labels = await self.tree.labels_of_space(space)
+        order = ParentsFirst(self.tree)
         async for batch in self.tree.space_pages(space, self.request.statuses, bodies=True):
             for raw in batch:
-                if self._parent_ready(raw, walk):
-                    for record in self._release(raw, walk):
-                        yield record
-                else:
-                    walk.parked.setdefault(str(raw["parentId"]), []).append(raw)
-        async for record in self._release_leftovers(walk):
-            yield record
-
-    def _parent_ready(self, raw: dict[str, Any], walk: _SpaceWalk) -> bool:
-        """Whether every container above `raw` is emitted or a (known) folder chain up to one."""
-        parent_id = raw.get("parentId")
-        parent_id = None if parent_id is None else str(parent_id)
-        while parent_id is not None:
-            if parent_id in walk.emitted:
-                return True
-            node = self.tree.nodes.get(parent_id)
-            if node is None or node.kind != "folder":
-                return False
-            if node.parent_id is not None:
-                siblings = walk.folder_children.setdefault(node.parent_id, [])
-                if parent_id not in siblings:
-                    siblings.append(parent_id)
-            parent_id = node.parent_id
-        return True
-
-    def _release(self, raw: dict[str, Any], walk: _SpaceWalk) -> list[PageRecord]:
-        """Emit `raw`, then every parked page now reachable (parents first)."""
-        records: list[PageRecord] = []
-        queue = [raw]
-        while queue:
-            page = queue.pop(0)
-            records.append(self.tree.record(page, walk.space, walk.labels))
-            walk.emitted.add(str(page["id"]))
-            containers = [str(page["id"])]
-            while containers:
-                container = containers.pop(0)
-                queue.extend(walk.parked.pop(container, []))
-                containers.extend(walk.folder_children.get(container, []))
-        return records
-
-    async def _release_leftovers(self, walk: _SpaceWalk) -> AsyncIterator[PageRecord]:
-        """Pages whose parent was not listed (archived, restricted): learn the missing parents in
-        batches, then release their children, shallowest first (parents before children)."""
-        await self.tree.learn_parents(list(walk.parked))
-        while walk.parked:
-            depth = self.tree.ancestors_of
-            missing = min(walk.parked, key=lambda i: (len(depth(i)), int(i)))
-            walk.emitted.add(missing)  # stands in the tree, but is not part of this import
-            for raw in sorted(walk.parked.pop(missing), key=lambda page: int(page["id"])):
-                for record in self._release(raw, walk):
-                    yield record
+                for page in order.add(raw):
+                    yield self.tree.record(page, space, labels)
+        for page in await order.rest():
+            yield self.tree.record(page, space, labels)
 
     # ---- subtrees -----------------------------------------------------------------------------
 

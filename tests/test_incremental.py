@@ -12,10 +12,10 @@ from pathlib import Path
 import h2ogpte
 import pytest
 
-from llama_index_readers_confluence_v2 import BadArgumentError, RateLimitError
+from llama_index_readers_confluence_v2 import BadArgumentError, Checkpoint, RateLimitError
 from llama_index_readers_confluence_v2.emulator import Content, Emulator
 from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
-from llama_index_readers_confluence_v2.recent import Checkpoint, full_listing_due
+from llama_index_readers_confluence_v2.recent import full_listing_due
 from llama_index_readers_confluence_v2.selection import parse_request
 from llama_index_readers_confluence_v2.sinks import LocalCollection
 from llama_index_readers_confluence_v2.sinks.h2ogpte import H2OGPTeCollection

@@ -148,12 +148,12 @@ def test_the_event_handler_example(site: Emulator) -> None:
     from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
     from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 
-    from llama_index_readers_confluence_v2 import ConfluenceReader
-    from llama_index_readers_confluence_v2.events import (
+    from llama_index_readers_confluence_v2 import (
         AttachmentFailedEvent,
         AttachmentProcessedEvent,
         AttachmentProcessingStartedEvent,
         AttachmentSkippedEvent,
+        ConfluenceReader,
         PageDataFetchCompletedEvent,
         PageDataFetchStartedEvent,
         PageFailedEvent,

@@ -21,13 +21,13 @@ from llama_index_readers_confluence_v2 import (
     DEFAULT_SCOPES,
     AuthError,
     BadArgumentError,
+    ConfluenceClient,
     ConfluenceCredential,
     ConfluenceReader,
     CredentialStore,
     OAuthCredential,
     login,
 )
-from llama_index_readers_confluence_v2.client import ConfluenceClient
 from llama_index_readers_confluence_v2.emulator import Emulator, OAuthApp
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
 from llama_index_readers_confluence_v2.signin import AUDIENCE, authorization_request
@@ -87,14 +87,14 @@ def oauth_credential(
 
 def gateway_client(emulator: Emulator, credential: OAuthCredential) -> ConfluenceClient:
     """The reader's own client on an OAuth credential, talking to the in-process emulator."""
-    return ConfluenceClient(
+    return ConfluenceReader(
         emulator.base_url,
-        credential,
-        gateway_url=emulator.gateway_url,
+        credentials=credential,
+        api_gateway_url=emulator.gateway_url,
         auth_server_url=emulator.auth_url,
         transport=emulator.transport(),
         retry=FAST_RETRY,
-    )
+    ).client()
 
 
 def oauth_reader(
@@ -270,14 +270,16 @@ def test_the_refresh_is_on_disk_before_a_crash(served: Emulator, tmp_path: Path)
     script = textwrap.dedent(f"""
         import asyncio, os, signal
         from llama_index_readers_confluence_v2 import CredentialStore
-        from llama_index_readers_confluence_v2.client import ConfluenceClient
+        from llama_index_readers_confluence_v2 import ConfluenceReader
 
         credential = CredentialStore({str(store_path)!r}, use_keyring=False).load("crashy")
         credential.expires_at = 0
 
         async def main():
-            client = ConfluenceClient({served.base_url!r}, credential, gateway_url={served.gateway_url!r},
-                                      auth_server_url={served.auth_url!r}, cloud_id={served.cloud_id!r})
+            client = ConfluenceReader({served.base_url!r}, credentials=credential,
+                                      api_gateway_url={served.gateway_url!r},
+                                      auth_server_url={served.auth_url!r},
+                                      cloud_id={served.cloud_id!r}).client()
             async with client:
                 await client.authorization()  # the refresh
                 os.kill(os.getpid(), signal.SIGKILL)  # dies before using the new access token

@@ -10,10 +10,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from llama_index_readers_confluence_v2 import BadURLError
-from llama_index_readers_confluence_v2.emulator.generator import GALLERY_BODY, SHOWCASE_BODY
-from llama_index_readers_confluence_v2.markdown import storage_to_markdown
-from llama_index_readers_confluence_v2.urls import (
+from llama_index_readers_confluence_v2 import (
+    BadURLError,
     FolderSelection,
     PageSelection,
     SpaceSelection,
@@ -22,6 +20,8 @@ from llama_index_readers_confluence_v2.urls import (
     parse_url,
     tiny_to_id,
 )
+from llama_index_readers_confluence_v2.emulator.generator import GALLERY_BODY, SHOWCASE_BODY
+from llama_index_readers_confluence_v2.markdown import storage_to_markdown
 
 BASE = "https://acme.atlassian.net/wiki"
 CORPUS = Path(__file__).parent.parent / "corpus" / "confluence-cloud-pages"

@@ -6,6 +6,7 @@ import asyncio
 import gc
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import h2ogpte
 import pytest
@@ -15,7 +16,6 @@ from llama_index_readers_confluence_v2 import (
 )
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.h2ogpte import H2OGPTeEmulator
-from llama_index_readers_confluence_v2.pacing import Pacer
 from llama_index_readers_confluence_v2.sinks import LocalCollection
 from llama_index_readers_confluence_v2.sinks.h2ogpte import H2OGPTeCollection
 from llama_index_readers_confluence_v2.sync import sync
@@ -131,8 +131,14 @@ def test_a_listing_read_ahead_when_the_hour_ran_out_leaves_no_error_behind(
 
 
 def test_requests_queued_when_the_hour_runs_out_all_stop_and_none_hangs() -> None:
+    reader = make_reader(Emulator(pages=20), max_concurrency=1)
+
     async def queued_when_the_quota_goes() -> list[BaseException | None]:
-        pacer = Pacer(1)  # near the quota: one request at a time, the rest queued behind it
+        async with reader.client() as client:
+            return await queued_behind(client.pacer)
+
+    async def queued_behind(pacer: Any) -> list[BaseException | None]:
+        # one request at a time (as near the quota), the rest queued behind it
         inside, answered = asyncio.Event(), asyncio.Event()
 
         async def in_flight() -> None:

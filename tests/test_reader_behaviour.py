@@ -290,8 +290,6 @@ async def test_a_next_link_to_another_host_is_refused() -> None:
     """The server side here is a stand-in returning a hostile `_links.next` (no emulator does)."""
     import httpx
 
-    from llama_index_readers_confluence_v2.client import ConfluenceClient
-
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.host == "acme.confluence.test"
         return httpx.Response(
@@ -303,12 +301,12 @@ async def test_a_next_link_to_another_host_is_refused() -> None:
         )
 
     credential = ConfluenceCredential("a@example.com", "token-value")
-    client = ConfluenceClient(
+    client = ConfluenceReader(
         "https://acme.confluence.test/wiki",
-        credential,
-        gateway_url="https://api.confluence.test",
+        credentials=credential,
+        api_gateway_url="https://api.confluence.test",
         transport=httpx.MockTransport(handler),
-    )
+    ).client()
     async with client:
         with pytest.raises(ConfluenceError, match="another host"):
             [item async for item in client.paginate("/wiki/api/v2/spaces")]

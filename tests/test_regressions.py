@@ -22,7 +22,6 @@ from llama_index_readers_confluence_v2 import (
     sync,
 )
 from llama_index_readers_confluence_v2.cli import main
-from llama_index_readers_confluence_v2.client import ConfluenceClient
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
 
@@ -146,12 +145,12 @@ async def test_the_client_refuses_blank_filters_and_over_250_ids(
     emulator: Emulator, params: dict[str, str]
 ) -> None:
     account = emulator.user()
-    client = ConfluenceClient(
+    client = ConfluenceReader(
         emulator.base_url,
-        ConfluenceCredential(account.email, account.api_token),
-        gateway_url=emulator.gateway_url,
+        credentials=ConfluenceCredential(account.email, account.api_token),
+        api_gateway_url=emulator.gateway_url,
         transport=emulator.transport(),
-    )
+    ).client()
     async with client:
         with pytest.raises(InvalidRequestError, match="refused to send"):
             await client.get_json("/wiki/api/v2/pages", params)

@@ -18,7 +18,6 @@ from llama_index_readers_confluence_v2 import (
     OAuthCredential,
     TransportError,
 )
-from llama_index_readers_confluence_v2.client import ConfluenceClient
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.emulator.generator import BIG_PAGE_ID
 from llama_index_readers_confluence_v2.sinks import LocalCollection
@@ -86,13 +85,13 @@ async def test_a_redirect_elsewhere_is_followed_without_credentials_and_plain_ht
         return httpx.Response(200, content=b"\\x89PNG data")
 
     credential = ConfluenceCredential("a@example.com", "pinned-token-value")
-    client = ConfluenceClient(
+    client = ConfluenceReader(
         "https://acme.confluence.test/wiki",
-        credential,
-        gateway_url="https://api.confluence.test",
+        credentials=credential,
+        api_gateway_url="https://api.confluence.test",
         transport=httpx.MockTransport(handler),
         retry=FAST_RETRY,
-    )
+    ).client()
     async with client:
         data = await client.download("1", "att1", 1000)
         with pytest.raises(BadURLError, match="https"):
@@ -128,7 +127,7 @@ def test_tls_is_verified_by_default_and_a_ca_bundle_can_be_given(
     with emulator.serve(tls=(str(cert), str(key))):
         assert emulator.base_url.startswith("https://127.0.0.1:")
         default = make_reader(emulator, in_process=False)
-        assert default.verify is True
+        assert default.settings.connection.http.verify is True
         with pytest.raises(TransportError, match=r"could not be verified.*verify="):
             default.load_data(page_ids=[BIG_PAGE_ID])
         trusted = make_reader(emulator, in_process=False, verify=str(ca))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from llama_index_readers_confluence_v2 import BadArgumentError, BadURLError
-from llama_index_readers_confluence_v2.urls import (
+from llama_index_readers_confluence_v2 import (
+    BadArgumentError,
+    BadURLError,
     BlogPostSelection,
     FolderSelection,
     InstanceSelection,
@@ -13,10 +14,12 @@ from llama_index_readers_confluence_v2.urls import (
     SpaceSelection,
     TitleSelection,
     id_to_tiny,
-    normalize_base_url,
-    parse_page_id,
     parse_url,
     tiny_to_id,
+)
+from llama_index_readers_confluence_v2.urls import (
+    normalize_base_url,
+    parse_page_id,
 )
 
 BASE = "https://acme.atlassian.net/wiki"

@@ -24,14 +24,15 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..app import TargetChoice, browse, load_calls, reader_for
 from ..browse import PageNode, PageTree
 from ..credential_store import CredentialStore
 from ..credentials import ConfluenceCredential
 from ..errors import BadArgumentError, ConfluenceError
 from ..reader import ConfluenceReader
 from ..signin import DEFAULT_REDIRECT_URI
-from ..urls import InstanceSelection, SpaceSelection, normalize_base_url, parse_url
-from .jobs import Jobs, picks_of, selections
+from ..urls import normalize_base_url
+from .jobs import Jobs, picks_of
 from .signins import SignIns
 
 STATIC = Path(__file__).parent / "static"
@@ -144,13 +145,11 @@ class Screen:
     # ---- browsing -----------------------------------------------------------------------------
 
     def _reader(self, credential_id: str) -> ConfluenceReader:
-        stored = next((c for c in self.settings.store.list() if c.id == credential_id), None)
-        if stored is None:
+        if credential_id not in {c.id for c in self.settings.store.list()}:
             raise BadArgumentError("pick a stored credential first (or add an API token)")
-        return ConfluenceReader(
-            stored.site,
+        return reader_for(
             credential_id=credential_id,
-            credential_store=self.settings.store,
+            store=self.settings.store,
             **self.settings.reader_options,
         )
 
@@ -161,19 +160,22 @@ class Screen:
         reader = self._reader(credential_id)
         if not address:
             raise BadArgumentError("enter a site, space or page address, or a space key")
-        if "://" in address and isinstance(parse_url(address, reader.base_url), InstanceSelection):
-            spaces = await asyncio.to_thread(
-                reader.list_spaces, bool(body.get("personal")), str(body.get("filter") or "")
+        shown = await asyncio.to_thread(
+            lambda: browse(
+                reader,
+                address,
+                personal=bool(body.get("personal")),
+                keywords=str(body.get("filter") or ""),
+                one_level=True,
             )
+        )
+        if isinstance(shown, list):
             nodes = [
                 {"id": s.key, "title": f"{s.name} ({s.key})", "kind": "space", "children": True}
-                for s in spaces
+                for s in shown
             ]
             return JSONResponse({"title": f"{len(nodes)} spaces", "nodes": nodes})
-        tree = await asyncio.to_thread(lambda: reader.browse(address, one_level=True))
-        selection = parse_url(address, reader.base_url) if "://" in address else None
-        space_key = selection.space_key if isinstance(selection, SpaceSelection) else address
-        return JSONResponse({"title": tree.title, "nodes": _nodes_of(tree, space_key)})
+        return JSONResponse({"title": shown.title, "nodes": _nodes_of(shown)})
 
     async def children(self, request: Request) -> Response:
         """What is right under a node the page opens, read then (a level at a time)."""
@@ -182,7 +184,7 @@ class Screen:
         node_id, kind = str(body.get("id") or ""), str(body.get("kind") or "")
         if kind == "space":
             tree = await asyncio.to_thread(lambda: reader.browse(node_id, one_level=True))
-            return JSONResponse({"nodes": _nodes_of(tree, node_id)})
+            return JSONResponse({"nodes": _nodes_of(tree)})
         below = await asyncio.to_thread(reader.level_below, node_id, kind)
         return JSONResponse({"nodes": [_node(child) for child in below]})
 
@@ -191,25 +193,19 @@ class Screen:
     async def start_import(self, request: Request) -> Response:
         body = await _json(request)
         reader = self._reader(str(body.get("credential") or ""))
-        calls = selections(picks_of(body.get("picks") or []), reader.base_url)
+        calls = load_calls(picks_of(body.get("picks") or []), reader.base_url)
         target = self._target(body.get("target") or {})
-        job_id = self.jobs.start(reader, target, calls, body.get("options") or {})
+        job_id = self.jobs.start(reader, target.open, calls, body.get("options") or {})
         return JSONResponse({"job": job_id})
 
-    def _target(self, chosen: dict[str, Any]) -> Callable[[], Any]:
+    def _target(self, chosen: dict[str, Any]) -> TargetChoice:
         if chosen.get("kind") == "h2ogpte":
-            address, collection = chosen.get("address"), chosen.get("collection")
-            key = str(chosen.get("api_key") or "")
-            if not (address and collection and key):
-                raise BadArgumentError("h2oGPTe needs its address, a collection id and an API key")
-            from ..sinks.h2ogpte import H2OGPTeCollection, require_h2ogpte
-
-            client = require_h2ogpte().H2OGPTE(address=str(address), api_key=key)
-            return lambda: H2OGPTeCollection(client, str(collection))
-        from ..sinks import LocalCollection
-
-        path = Path(str(chosen.get("path") or self.settings.collection)).expanduser()
-        return lambda: LocalCollection(path)
+            return TargetChoice(
+                h2ogpte_address=str(chosen.get("address") or ""),
+                collection_id=str(chosen.get("collection") or ""),
+                api_key=str(chosen.get("api_key") or ""),
+            )
+        return TargetChoice(str(chosen.get("path") or self.settings.collection))
 
     async def job(self, request: Request) -> Response:
         found = self.jobs.progress(request.path_params["job"])
@@ -236,9 +232,11 @@ class Screen:
         )
 
 
-def _nodes_of(tree: PageTree, space_key: str) -> list[dict[str, Any]]:
+def _nodes_of(tree: PageTree) -> list[dict[str, Any]]:
     """A tree's first level for the page, its blog posts last, apart."""
-    posts = [{**_node(post), "kind": "blogpost", "space": space_key} for post in tree.blog_posts]
+    posts = [
+        {**_node(post), "kind": "blogpost", "space": tree.space_key} for post in tree.blog_posts
+    ]
     return [_node(root) for root in tree.roots] + posts
 
 

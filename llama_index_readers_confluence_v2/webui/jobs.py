@@ -1,4 +1,4 @@
-"""Imports started from the screen: picked nodes -> sync calls, run off the web server's loop,
+"""Imports started from the screen: sync calls (app.load_calls) run off the web server's loop,
 their progress counted as pages are written."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 
 from llama_index.core.schema import Document
 
-from ..errors import BadArgumentError, ConfluenceError
+from ..app import Pick
+from ..errors import ConfluenceError
 from ..reader import ConfluenceReader
 from ..report import ImportReport, SyncReport
 from ..sync import SyncTarget, sync
@@ -20,35 +21,6 @@ OPTIONS = ("include_attachments", "include_comments", "include_blog_posts", "inc
 
 
 KINDS = ("space", "folder", "page", "blogpost")
-
-
-@dataclass(frozen=True)
-class Pick:
-    """A ticked node: a whole space (by key), a folder, a page with or without its sub-pages,
-    or a blog post (of `space`)."""
-
-    kind: str  # one of KINDS
-    id: str
-    with_children: bool = True
-    space: str = ""
-
-
-def selections(picks: list[Pick], base_url: str) -> list[dict[str, Any]]:
-    """The sync calls that import the picks: one per space and per folder, one for the pages
-    with their sub-pages, one for the pages alone, one for the blog posts (by their URLs)."""
-    calls: list[dict[str, Any]] = []
-    calls += [{"space_key": p.id} for p in picks if p.kind == "space"]
-    calls += [{"folder_id": p.id} for p in picks if p.kind == "folder"]
-    posts = [f"{base_url}/spaces/{p.space}/blog/{p.id}" for p in picks if p.kind == "blogpost"]
-    if posts:
-        calls.append({"url": posts})
-    for with_children in (True, False):
-        ids = [p.id for p in picks if p.kind == "page" and p.with_children == with_children]
-        if ids:
-            calls.append({"page_ids": ids, "include_children": with_children})
-    if not calls:
-        raise BadArgumentError("tick at least one space, folder or page, then Add selected")
-    return calls
 
 
 @dataclass
@@ -184,11 +156,12 @@ class Jobs:
 
 def picks_of(raw: Collection[Mapping[str, Any]]) -> list[Pick]:
     """What the page posted, checked."""
-    picks = []
-    for item in raw:
-        kind, node_id = str(item.get("kind", "")), str(item.get("id", "")).strip()
-        if kind not in KINDS or not node_id:
-            raise BadArgumentError(f"cannot import {kind or 'nothing'} {node_id!r}")
-        with_children = bool(item.get("with_children", True))
-        picks.append(Pick(kind, node_id, with_children, str(item.get("space") or "")))
-    return picks
+    return [
+        Pick(
+            str(item.get("kind", "")),
+            str(item.get("id", "")).strip(),
+            bool(item.get("with_children", True)),
+            str(item.get("space") or ""),
+        )
+        for item in raw
+    ]

@@ -1,0 +1,149 @@
+"""The application the front ends share: the CLI, the import screen and the notebook picker
+only present what these functions do.
+
+- `reader_for`: a reader from a stored credential (its site), a configured site, or the site
+  of an address the user typed;
+- `browse`: what an address shows: a site's spaces, or the page tree of a space, page or
+  folder (whole, or a level at a time);
+- `Pick` and `load_calls`: ticked nodes as the load arguments that import them;
+- `TargetChoice`: the collection an import writes to (a local file, or h2oGPTe).
+
+What a user typed is told apart in one place, `urls.classify` (and `urls.typed_kind`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import BadArgumentError
+from .urls import InstanceSelection, blog_post_url, classify, typed_kind
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without loading the reader
+    from .browse import PageTree, SpaceSummary
+    from .credential_store import CredentialStore
+    from .reader import ConfluenceReader
+    from .sync import SyncTarget
+
+DEFAULT_COLLECTION = "confluence.sqlite"
+KINDS = ("space", "folder", "page", "blogpost")
+
+
+def reader_for(
+    *,
+    credential_id: str | None = None,
+    store: CredentialStore | None = None,
+    base_url: str | None = None,
+    address: str | None = None,
+    **options: Any,
+) -> ConfluenceReader:
+    """A reader for the configured site: a stored credential's, then `base_url`, then
+    CONFLUENCE_BASE_URL; or else the site of `address` (what the user typed, when it is an
+    address). Credentials never go to a host that only a typed address names, unless no site
+    is configured at all (then that address is the site)."""
+    from .credential_store import CredentialStore
+    from .reader import ConfluenceReader
+
+    typed = address if address and typed_kind(address) == "address" else None
+    configured = base_url or os.environ.get("CONFLUENCE_BASE_URL")
+    if credential_id:
+        store = store or CredentialStore()
+        site = store.site(credential_id) or configured or typed
+        return ConfluenceReader(
+            site, credential_id=credential_id, credential_store=store, **options
+        )
+    return ConfluenceReader(configured or typed, **options)
+
+
+def names_the_site(reader: ConfluenceReader, address: str) -> bool:
+    """Whether what the user typed is the site's own address (its spaces are listed)."""
+    return isinstance(classify(address, reader.base_url), InstanceSelection)
+
+
+def browse(
+    reader: ConfluenceReader,
+    address: str,
+    *,
+    personal: bool = False,
+    keywords: str | Iterable[str] | None = None,
+    one_level: bool = False,
+) -> list[SpaceSummary] | PageTree:
+    """A site address: its spaces (personal ones when asked, filtered by keywords); anything
+    else (a space key or address, a page or folder address or id): its page tree."""
+    if names_the_site(reader, address):
+        return reader.list_spaces(include_personal=personal, keywords=keywords)
+    return reader.browse(address, one_level=one_level)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A ticked node: a whole space (by key), a folder, a page with or without its sub-pages,
+    or a blog post (of `space`)."""
+
+    kind: str  # one of KINDS
+    id: str
+    with_children: bool = True
+    space: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS or not self.id:
+            raise BadArgumentError(f"cannot import {self.kind or 'nothing'} {self.id!r}")
+        if self.kind == "blogpost" and not self.space:
+            raise BadArgumentError(f"blog post {self.id!r}: say which space it is in")
+
+
+def load_calls(picks: Iterable[Pick], base_url: str) -> list[dict[str, Any]]:
+    """The load (or sync) calls that import the picks: one per space and per folder, one for the
+    pages with their sub-pages, one for the pages alone, one for the blog posts. Each is the
+    arguments a user would pass, so a collection keeps one scope per call across runs."""
+    picks = list(picks)
+    calls: list[dict[str, Any]] = []
+    calls += [{"space_key": p.id} for p in picks if p.kind == "space"]
+    calls += [{"folder_id": p.id} for p in picks if p.kind == "folder"]
+    posts = [blog_post_url(base_url, p.space, p.id) for p in picks if p.kind == "blogpost"]
+    if posts:
+        calls.append({"url": posts})
+    for with_children in (True, False):
+        ids = [p.id for p in picks if p.kind == "page" and p.with_children == with_children]
+        if ids:
+            calls.append({"page_ids": ids, "include_children": with_children})
+    if not calls:
+        raise BadArgumentError("tick at least one space, folder or page, then Add selected")
+    return calls
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    """Where an import writes, checked when chosen and opened where the import runs: an
+    h2oGPTe collection (one per audience when split), or a local collection file."""
+
+    collection_path: str | Path | None = None
+    h2ogpte_address: str | None = None
+    collection_id: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    split_by_audience: bool = False
+
+    def __post_init__(self) -> None:
+        if self.h2ogpte_address and not (self.collection_id and self.api_key):
+            raise BadArgumentError("h2oGPTe needs its address, a collection id and an API key")
+
+    @property
+    def description(self) -> str:
+        if self.h2ogpte_address:
+            return f"h2oGPTe collection {self.collection_id}"
+        return str(self.collection_path or DEFAULT_COLLECTION)
+
+    def open(self) -> SyncTarget:
+        if self.h2ogpte_address:
+            from .sinks.h2ogpte import AudienceCollections, H2OGPTeCollection, require_h2ogpte
+
+            client = require_h2ogpte().H2OGPTE(address=self.h2ogpte_address, api_key=self.api_key)
+            if self.split_by_audience:
+                return AudienceCollections(client, str(self.collection_id))
+            return H2OGPTeCollection(client, str(self.collection_id))
+        from .sinks import LocalCollection
+
+        return LocalCollection(Path(self.collection_path or DEFAULT_COLLECTION).expanduser())
