@@ -45,6 +45,42 @@ class Scenario:
     files: bool = False  # 10% of the pages carry a 1 MB PDF and a 200 KB DOCX
 
 
+def all_scenarios(scale: int = 1) -> list[Scenario]:
+    """The benchmark's scenarios (sites `scale` times smaller for a smoke run)."""
+    return [
+        Scenario(
+            "space", f"Space of {2000 // scale} pages, images on 10%", 2000 // scale, "space", True
+        ),
+        Scenario(
+            "subtree",
+            f"Subtree of {500 // scale} pages, 8+ deep (page_ids + include_children)",
+            500 // scale,
+            "subtree",
+            False,
+        ),
+        Scenario(
+            "files",
+            f"Space of {2000 // scale} pages, 10% with a 1 MB PDF and a 200 KB DOCX",
+            2000 // scale,
+            "space",
+            True,
+            ("ours",),
+            files=True,
+        ),
+        Scenario(
+            "memory-small",
+            f"Space of {5000 // scale} pages (memory)",
+            5000 // scale,
+            "space",
+            False,
+            ("ours",),
+        ),
+        Scenario(
+            "memory", f"Space of {20000 // scale} pages (memory)", 20000 // scale, "space", False
+        ),
+    ]
+
+
 def build_site(scenario: Scenario, seed: int = 11) -> tuple[Emulator, dict[str, Any]]:
     site = Site()
     alice = site.add_account(*USERS[0])
@@ -122,7 +158,12 @@ def ensure_incumbent() -> Path:
 
 
 def run_reader(
-    reader: str, emulator: Emulator, scenario: Scenario, target: dict[str, Any], incumbent: Path
+    reader: str,
+    emulator: Emulator,
+    scenario: Scenario,
+    target: dict[str, Any],
+    incumbent: Path,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     account = emulator.user()
     job = {
@@ -142,6 +183,7 @@ def run_reader(
         capture_output=True,
         text=True,
         timeout=1800,
+        env=env,
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -196,39 +238,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sites, for a smoke run")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
-    scale = 10 if args.quick else 1
-    scenarios = [
-        Scenario(
-            "space", f"Space of {2000 // scale} pages, images on 10%", 2000 // scale, "space", True
-        ),
-        Scenario(
-            "subtree",
-            f"Subtree of {500 // scale} pages, 8+ deep (page_ids + include_children)",
-            500 // scale,
-            "subtree",
-            False,
-        ),
-        Scenario(
-            "files",
-            f"Space of {2000 // scale} pages, 10% with a 1 MB PDF and a 200 KB DOCX",
-            2000 // scale,
-            "space",
-            True,
-            ("ours",),
-            files=True,
-        ),
-        Scenario(
-            "memory-small",
-            f"Space of {5000 // scale} pages (memory)",
-            5000 // scale,
-            "space",
-            False,
-            ("ours",),
-        ),
-        Scenario(
-            "memory", f"Space of {20000 // scale} pages (memory)", 20000 // scale, "space", False
-        ),
-    ]
+    scenarios = all_scenarios(10 if args.quick else 1)
     incumbent = ensure_incumbent()
     results: dict[str, dict[str, dict[str, Any]]] = {}
     minimums: dict[str, int] = {}
