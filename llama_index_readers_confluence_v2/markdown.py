@@ -297,6 +297,7 @@ class _Renderer:
         self.context = context
         self.images: dict[str, ImageReference] = {}
         self.in_table = 0
+        self.open_marks: set[str] = set()  # emphasis marks the inline text is inside
 
     # ---- blocks -------------------------------------------------------------------------------
 
@@ -458,6 +459,8 @@ class _Renderer:
         params = _macro_params(tag)
         if name in DYNAMIC_MACROS:
             return []
+        if name == "details" and params.get("hidden", "").lower() == "true":
+            return []  # page properties kept for reports: Confluence does not show them
         if name in CODE_MACROS:
             body = _child(tag, "ac:plain-text-body")
             code = body.get_text() if body is not None else ""
@@ -518,13 +521,18 @@ class _Renderer:
         return handler(self, node) if handler else self.inline_children(node)
 
     def _wrap(self, tag: Tag, mark: str) -> str:
-        text = self.inline_children(tag)
-        stripped = text.strip()
-        if not stripped:
+        """Emphasis around the text, its edge spaces outside; none again inside the same
+        emphasis (Confluence shows `<b>a <b>b</b></b>` bold once), none around nothing."""
+        if mark in self.open_marks:
+            return self.inline_children(tag)
+        self.open_marks.add(mark)
+        try:
+            text = self.inline_children(tag)
+        finally:
+            self.open_marks.discard(mark)
+        if not text.replace(_BREAK, " ").strip():
             return text
-        lead = " " if text[:1].isspace() else ""
-        trail = " " if text[-1:].isspace() else ""
-        return f"{lead}{mark}{stripped}{mark}{trail}"
+        return _around(text, lambda inner: f"{mark}{inner}{mark}")
 
     def _strong(self, tag: Tag) -> str:
         return self._wrap(tag, "**")
@@ -550,7 +558,7 @@ class _Renderer:
         href = _attr(tag, "href")
         if not href or href.startswith("#") or not text.strip():
             return text
-        return f"[{text.strip()}]({self._absolute(href)})"
+        return _around(text, lambda label: f"[{label}]({self._absolute(href)})")
 
     def _absolute(self, href: str) -> str:
         base = self.context.base_url
@@ -573,11 +581,13 @@ class _Renderer:
 
     def _link(self, tag: Tag) -> str:
         body = _child(tag, "ac:link-body") or _child(tag, "ac:plain-text-link-body")
-        text = _fold(self.inline_children(body)) if body is not None else ""
+        text = self.inline_children(body) if body is not None else ""
         target = next((c for c in tag.children if _name(c).startswith("ri:")), None)
         if not isinstance(target, Tag):
-            return text or _escape(_attr(tag, "ac:anchor"))
-        return self._resource_link(target, text)
+            return text if text.strip() else _escape(_attr(tag, "ac:anchor"))
+        if not text.strip():
+            return self._resource_link(target, "")
+        return _around(text, lambda label: self._resource_link(target, _fold(label)))
 
     def _resource_link(self, target: Tag, text: str) -> str:
         kind = target.name
@@ -687,6 +697,15 @@ class _Renderer:
         "ac:structured-macro": _inline_macro_tag,
         "ac:macro": _inline_macro_tag,
     }
+
+
+def _around(text: str, shape: Callable[[str], str]) -> str:
+    """`shape` applied to the text without its edge whitespace, which stays outside: a link or
+    emphasis never swallows the space between it and the next word."""
+    inner = text.strip()
+    lead = " " if text[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() else ""
+    return f"{lead}{shape(inner)}{trail}"
 
 
 def _child_tags(node: Tag, names: tuple[str, ...]) -> list[Tag]:

@@ -176,3 +176,38 @@ def test_malformed_bodies_never_raise(broken: str, caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.WARNING):
         result = storage_to_markdown(broken, CONTEXT)
     assert isinstance(result.markdown, str)
+
+
+# Shapes measured on real Cloud pages against Confluence's own rendering (issue 27): a link whose
+# text starts with a space, bold inside bold, bold holding only a line break in a heading, and
+# page properties kept hidden for reports.
+REAL_SHAPES = (
+    '<p>The reanalysis is described elsewhere. See<a href="https://example.org/era5"> What is '
+    "ERA5</a> for the variables.</p>"
+    "<p><strong>All <strong>inner</strong> rest</strong> of the sentence.</p>"
+    "<h2><strong><br /></strong>Setting up</h2>"
+    '<p>Read<ac:link><ri:page ri:content-title="Install guide" /><ac:plain-text-link-body>'
+    "<![CDATA[ the install guide ]]></ac:plain-text-link-body></ac:link>first.</p>"
+    '<ac:structured-macro ac:name="details" ac:schema-version="1">'
+    '<ac:parameter ac:name="hidden">true</ac:parameter><ac:rich-text-body><table><tbody>'
+    "<tr><th>Owner</th><td>Data team</td></tr><tr><th>Status</th><td>Draft</td></tr>"
+    "</tbody></table></ac:rich-text-body></ac:structured-macro>"
+    '<ac:structured-macro ac:name="details" ac:schema-version="1"><ac:rich-text-body><table>'
+    "<tbody><tr><th>Reviewed</th><td>2026-11-02</td></tr></tbody></table></ac:rich-text-body>"
+    "</ac:structured-macro>"
+)
+
+
+def test_golden_real_page_shapes() -> None:
+    """Each slip is visible in the golden file, reviewed by eye."""
+    path = GOLDEN / "real-shapes.md"
+    produced = md(REAL_SHAPES) + "\n"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(produced)
+    assert produced == path.read_text()
+    assert "See [What is ERA5](https://example.org/era5) for" in produced
+    assert "**All inner rest** of" in produced
+    assert "### Setting up" in produced and "** **" not in produced
+    assert "Read [the install guide](" in produced and ") first." in produced
+    assert "Data team" not in produced  # hidden page properties: Confluence does not show them
+    assert "| Reviewed | 2026-11-02 |" in produced  # shown ones stay
