@@ -182,7 +182,26 @@ class Permissions:
             users |= held.users
             groups |= held.groups
             anonymous = anonymous or held.anonymous
+        anonymous = anonymous or await self._anonymous_in_v1(space)
         return Layer(frozenset(users), frozenset(groups), anonymous)
+
+    async def _anonymous_in_v1(self, space: SpaceInfo) -> bool:
+        """Whether anonymous users may read the space, where the reference says it shows: a v1
+        read permission with `anonymousAccess` (v2 space permissions name users, groups and
+        roles only). Refused or not listed (the caller does not administer the space): not
+        anonymous, the safe reading."""
+        path = f"{V1}/space/{space.key}"
+        try:
+            found = await self.client.get_json(path, {"expand": "permissions"})
+        except REFUSED as exc:
+            logger.info("anonymous access to space %s could not be read: %s", space.key, exc)
+            return False
+        for permission in found.get("permissions") or []:
+            operation = permission.get("operation") or {}
+            wanted = (operation.get("operation"), operation.get("targetType")) == ("read", "space")
+            if wanted and permission.get("anonymousAccess") is True:
+                return True
+        return False
 
     async def _role_holders(self, space: SpaceInfo, role_id: str) -> Layer:
         users: set[str] = set()

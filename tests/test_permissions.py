@@ -87,6 +87,35 @@ def test_each_rule_of_confluences_model(site: tuple[Emulator, dict[str, Any]]) -
     }
 
 
+@pytest.mark.parametrize("shown_in_v2", [False, True])
+def test_a_public_spaces_documents_are_anonymous_wherever_the_api_shows_it(
+    site: tuple[Emulator, dict[str, Any]], shown_in_v2: bool
+) -> None:
+    """v2 space permissions name users, groups and roles: anonymous access is read from v1
+    `space/{key}?expand=permissions` (`anonymousAccess`), unless v2 already shows it."""
+    emulator, _ = site
+    emulator.site.anonymous_in_v2_permissions = shown_in_v2
+    found = audiences(load(emulator, "PUB"))
+    assert found["Welcome"][3] is True  # readable by anyone, signed in or not
+    assert found["Internal"][3] is False  # restricted below the space: never anonymous
+    v1_reads = [e for e in emulator.log if e.path.endswith("/rest/api/space/PUB")]
+    assert len(v1_reads) == (0 if shown_in_v2 else 1)
+
+
+def test_anonymous_access_unreadable_in_v1_narrows_and_the_import_goes_on(
+    site: tuple[Emulator, dict[str, Any]],
+) -> None:
+    """A user who does not administer the space gets its v1 permissions empty: its documents
+    are not taken for public (narrower, never wider), and nothing else is lost."""
+    emulator, _ = site
+    carol = emulator.user(PEOPLE["carol"][0])
+    reader = make_reader(emulator, user_name=carol.email, api_token=carol.api_token)
+    documents = reader.load_data(space_key="PUB", include_permissions=True)
+    assert audiences(documents)["Welcome"][3] is False
+    assert {d.metadata["title"] for d in documents} == {"Welcome"}  # carol is not in eng
+    assert not reader.last_report.failures
+
+
 def test_no_document_admits_a_user_confluence_refuses(
     site: tuple[Emulator, dict[str, Any]],
 ) -> None:

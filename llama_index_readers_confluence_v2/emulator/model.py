@@ -159,6 +159,11 @@ class Site:
         # on a roles-only site is unverified, so a test can hide it
         self.role_mode = "PRE_ROLES"
         self.roles_listed_in_permissions = True
+        # how v2 `/spaces/{id}/permissions` shows anonymous access is unverified (its principals
+        # are user, group or role; the schema has no anonymous flag): by default it does not show
+        # it at all, and v1 `space/{key}?expand=permissions` does (`anonymousAccess`); a test can
+        # switch on the other reading, a grant to the user "anonymous"
+        self.anonymous_in_v2_permissions = False
         self.body_factory: Callable[[Content], str] = lambda content: "<p></p>"
         self.bytes_factory: Callable[[Attachment], bytes] = lambda attachment: b""
         self._next_id = 65536

@@ -5,9 +5,12 @@ Written from ../shared/reference/confluence-content-and-permissions.md section 6
 readers hold `read` on `space`; in role mode that grant is a role, held by users, groups and
 access classes; a restriction lists users and groups, pages through users then groups with one
 `start`/`limit` (default 100); content a caller may not see, and trashed or draft content,
-answers 404. How anonymous access shows in v2 is unverified: this emulator writes it as a grant
-to the user "anonymous" (the subject `permission/check` uses for anonymous users) before roles,
-and as the access class `anonymous-users` with roles.
+answers 404. How anonymous access shows in v2 is unverified: by default v2 space permissions do
+not show it (the schema names users, groups and roles only); with `anonymous_in_v2_permissions`
+they show it as a grant to the user "anonymous" (the subject `permission/check` uses). It shows
+as the access class `anonymous-users` among role holders, and in v1
+`space/{key}?expand=permissions` as a read permission with `anonymousAccess` and no subjects
+(what Onyx reads), which a caller who does not administer the space gets empty.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ SCOPES = {
     "memberof": ("read:group:confluence", "read:confluence-user"),
     "members": ("read:group:confluence", "read:confluence-groups"),
     "space": ("read:space:confluence",),
+    "v1 space": ("read:space:confluence", "read:confluence-space.summary"),
     "roles": ("read:space.permission:confluence",),
     "mode": ("read:configuration:confluence",),
 }
@@ -122,6 +126,7 @@ class PermissionRoutes:
             ("/user/memberof", self.member_of),
             ("/group/{group_id}/membersByGroupId", self.group_members),
             ("/group/by-id", self.group_by_id),
+            ("/space/{key}", self.space),
         ]
         return [
             Route(f"{prefix}{V1}{path}", self._guard(handler, path))
@@ -134,6 +139,8 @@ class PermissionRoutes:
         scopes = SCOPES["restriction"] if "restriction" in path else SCOPES["members"]
         if path == "/user/memberof":
             scopes = SCOPES["memberof"]
+        if path == "/space/{key}":
+            scopes = SCOPES["v1 space"]
 
         async def endpoint(request: Request) -> Response:
             try:
@@ -194,6 +201,44 @@ class PermissionRoutes:
             "_links": links,
         }
 
+    # ---- v1: a space and its permissions ------------------------------------------------------
+
+    def space(self, request: Request, caller: Caller) -> Response:
+        space = self.site.space_of(str(request.path_params["key"]))
+        if space is None or not self.site.can_read_space(space.id, caller.account_id):
+            return _v1_error(404, f"No space with key : {request.path_params['key']}")
+        body: dict[str, Any] = {
+            "id": int(space.id),
+            "key": space.key,
+            "name": space.name,
+            "type": space.type,
+            "status": space.status,
+            "_links": {"webui": f"/spaces/{space.key}", "self": f"{V1}/space/{space.key}"},
+        }
+        expand = request.query_params.get("expand", "").split(",")
+        if "permissions" in expand:
+            administers = caller.account_id is not None and caller.account_id == space.author_id
+            body["permissions"] = self._v1_space_permissions(space) if administers else []
+        return JSONResponse(body)
+
+    def _v1_space_permissions(self, space: Space) -> list[dict[str, Any]]:
+        readers = self.site.space_readers.get(space.id) or Readers()
+        read = {"operation": "read", "targetType": "space"}
+        found: list[dict[str, Any]] = []
+        for account_id in sorted(readers.users):
+            subjects = {"user": {"results": [user_json(self.site, account_id)], "size": 1}}
+            found.append({"operation": read, "subjects": subjects})
+        for group_id in sorted(readers.groups):
+            subjects = {"group": {"results": [group_json(self.site, group_id)], "size": 1}}
+            found.append({"operation": read, "subjects": subjects})
+        if readers.anonymous:
+            found.append({"operation": read, "anonymousAccess": True, "unlicensedAccess": False})
+        for index, permission in enumerate(found):
+            permission.setdefault("anonymousAccess", False)
+            permission.setdefault("unlicensedAccess", False)
+            permission["id"] = 90000 + index
+        return found
+
     # ---- v1: groups ---------------------------------------------------------------------------
 
     def member_of(self, request: Request, caller: Caller) -> Response:
@@ -247,7 +292,7 @@ class PermissionRoutes:
             return _numbered([*grants, ("role", ADMIN_ROLE, ("administer", "space"))])
         principals = [("user", a) for a in sorted(readers.users)]
         principals += [("group", g) for g in sorted(readers.groups)]
-        if readers.anonymous:
+        if readers.anonymous and self.site.anonymous_in_v2_permissions:
             principals.append(("user", "anonymous"))
         grants = [(kind, pid, op) for kind, pid in principals for op in READER_OPERATIONS]
         if space.author_id:
