@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadArgumentError
+from .routes import NODE_KINDS
 from .urls import InstanceSelection, blog_post_url, classify, typed_kind
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without loading the reader
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # imported where used: the CLI starts without loading the rea
     from .sync import SyncTarget
 
 DEFAULT_COLLECTION = "confluence.sqlite"
-KINDS = ("space", "folder", "page", "blogpost")
+KINDS = ("space", *NODE_KINDS, "page", "blogpost")
 
 
 def reader_for(
@@ -102,7 +103,7 @@ def load_calls(picks: Iterable[Pick], base_url: str) -> list[dict[str, Any]]:
     picks = list(picks)
     calls: list[dict[str, Any]] = []
     calls += [{"space_key": p.id} for p in picks if p.kind == "space"]
-    calls += [{"folder_id": p.id} for p in picks if p.kind == "folder"]
+    calls += [{"folder_id": p.id} for p in picks if p.kind in NODE_KINDS]
     posts = [blog_post_url(base_url, p.space, p.id) for p in picks if p.kind == "blogpost"]
     if posts:
         calls.append({"url": posts})

@@ -29,6 +29,7 @@ class PageParts:
     attached: Attached
     comments: list[PageComment] | None = None
     audience: Audience | None = None
+    includes: tuple[tuple[str, str, str, str], ...] = ()  # see includes.Resolution.parts
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def fingerprint_of(record: PageRecord, parts: PageParts) -> Fingerprint:
         files=parts.attached.digest or None,
         comments=None if parts.comments is None else comments_digest(parts.comments),
         audience=None if parts.audience is None else parts.audience.digest(),
+        includes=parts.includes,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .documents import BLOG, SpaceInfo
 from .errors import BadArgumentError
-from .routes import blog_statuses
+from .routes import NODE_KINDS, blog_statuses
 from .selection import LoadRequest
 from .tree import SiteTree
 from .walk import PagesTarget, SpaceTarget, SubtreeTarget, TargetHandler, handled, targets
@@ -100,7 +100,7 @@ class PageTree:
 
 
 def _label(node: PageNode) -> str:
-    marker = {"folder": "[folder] ", "blogpost": "[blog post] "}.get(node.kind, "")
+    marker = f"[{node.kind.replace('blogpost', 'blog post')}] " if node.kind != "page" else ""
     return f"{marker}{node.title}  ({node.id})"
 
 
@@ -175,8 +175,8 @@ class _FirstLevel(_WholeTree):
 
     async def subtree(self, target: SubtreeTarget) -> PageTree | None:
         tree = self.tree
-        if target.kind == "folder":
-            await tree.folder(target.root_id, required=True)
+        if target.kind != "page":
+            await tree.node(target.root_id, target.kind, required=True)
         known = tree.nodes[target.root_id]
         below = await level_below(tree, target.root_id, target.kind, self.statuses)
         return PageTree(known.title, [PageNode(known.id, known.title, known.kind, below)])
@@ -229,19 +229,20 @@ async def _space_tree(tree: SiteTree, space: SpaceInfo, statuses: tuple[str, ...
 
 
 async def _subtree(tree: SiteTree, target: SubtreeTarget, statuses: tuple[str, ...]) -> PageTree:
-    if target.kind == "folder":
-        await tree.folder(target.root_id, required=True)
+    if target.kind != "page":
+        await tree.node(target.root_id, target.kind, required=True)
     ids = [target.root_id, *await tree.descendant_ids(target.root_id, target.kind, statuses)]
     return PageTree(tree.nodes[target.root_id].title, _assemble(tree, ids, target.root_id))
 
 
 def _assemble(tree: SiteTree, page_ids: list[str], root: str | None = None) -> list[PageNode]:
-    """Nodes for the pages, the folders above them and empty folders among them, linked."""
+    """Nodes for the pages, the other tree nodes above them (folders, whiteboards, ...) and
+    empty ones among them, linked."""
     nodes_seen = tree.nodes
     members = dict.fromkeys(page_ids)
     for page_id in page_ids:
         above = nodes_seen[page_id].parent_id
-        while above in nodes_seen and nodes_seen[above].kind == "folder" and above not in members:
+        while above in nodes_seen and nodes_seen[above].kind in NODE_KINDS and above not in members:
             members[above] = None
             above = nodes_seen[above].parent_id
     grew = True
@@ -249,7 +250,7 @@ def _assemble(tree: SiteTree, page_ids: list[str], root: str | None = None) -> l
         extra = [
             i
             for i, n in nodes_seen.items()
-            if n.kind == "folder" and i not in members and n.parent_id in members
+            if n.kind in NODE_KINDS and i not in members and n.parent_id in members
         ]
         members.update(dict.fromkeys(extra))
         grew = bool(extra)

@@ -2,8 +2,9 @@
 
 Its parts are the page's version and place (the `path`, which a rename or move of an ancestor
 changes without the page's version), the digests of its attachments and comments (which change
-without the page's version too) when those are imported, and the digest of its audience when
-permissions are. The content parts and the audience are compared apart, so that a sync can tell
+without the page's version too) when those are imported, the pages it includes with their ids
+and versions (an included page changes without the includer's version), and the digest of its
+audience when permissions are. The content parts and the audience are compared apart, so that a sync can tell
 a page to re-label in place from a page to fetch again.
 
 Targets store it as text (`stored()`), versioned: `fp2:` and a JSON object. `parse` also reads
@@ -30,6 +31,8 @@ class Fingerprint:
     files: str | None = None  # the attachments' digest, when attachments are imported
     comments: str | None = None  # the comments' digest, when comments are imported
     audience: str | None = None  # the audience's digest, when permissions are imported
+    # the pages it includes: (space key, title, id, version), id "" for one not found
+    includes: tuple[tuple[str, str, str, str], ...] = ()
 
     @classmethod
     def of(
@@ -40,8 +43,10 @@ class Fingerprint:
         files: str | None = None,
         comments: str | None = None,
         audience: str | None = None,
+        includes: tuple[tuple[str, str, str, str], ...] = (),
     ) -> Fingerprint:
-        return cls("" if version is None else str(version), path, files, comments, audience)
+        text = "" if version is None else str(version)
+        return cls(text, path, files, comments, audience, tuple(sorted(includes)))
 
     def stored(self) -> str:
         """The text a target keeps."""
@@ -49,6 +54,8 @@ class Fingerprint:
         for name in ("files", "comments", "audience"):
             if getattr(self, name) is not None:
                 parts[name] = getattr(self, name)
+        if self.includes:
+            parts["includes"] = [list(target) for target in self.includes]
         return PREFIX + json.dumps(parts, sort_keys=True, ensure_ascii=False)
 
     @classmethod
@@ -77,7 +84,10 @@ def _parsed_json(text: str) -> Fingerprint | None:
         parts = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(parts, dict) or not all(isinstance(v, str) for v in parts.values()):
+    if not isinstance(parts, dict):
+        return None
+    includes = _includes_of(parts.pop("includes", []))
+    if includes is None or not all(isinstance(v, str) for v in parts.values()):
         return None
     if "version" not in parts or "path" not in parts:
         return None
@@ -87,7 +97,21 @@ def _parsed_json(text: str) -> Fingerprint | None:
         parts.get("files"),
         parts.get("comments"),
         parts.get("audience"),
+        includes,
     )
+
+
+def _includes_of(value: Any) -> tuple[tuple[str, str, str, str], ...] | None:
+    if not isinstance(value, list):
+        return None
+    found = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 4):
+            return None
+        if not all(isinstance(part, str) for part in item):
+            return None
+        found.append((item[0], item[1], item[2], item[3]))
+    return tuple(sorted(found))
 
 
 def _parsed_legacy(text: str) -> Fingerprint | None:

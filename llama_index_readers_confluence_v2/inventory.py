@@ -21,9 +21,10 @@ from .clock import later, modified_at
 from .comments import CommentListings, comments_digest
 from .documents import PageRecord, page_path
 from .fingerprint import Fingerprint
+from .includes import Included, Inclusions
 from .listings import touched_pages
 from .order import ParentsFirst
-from .permissions import Permissions
+from .permissions import Permissions, Readable
 from .report import ImportReport
 from .routes import ANY_STATUS
 from .selection import LoadRequest
@@ -62,8 +63,12 @@ class Inventory:
         comments: CommentListings,
         permissions: Permissions | None = None,
         report: ImportReport | None = None,
+        inclusions: Inclusions | None = None,
+        known: Mapping[str, Fingerprint | None] | None = None,
     ) -> None:
         self.tree = tree
+        self.inclusions = inclusions or Inclusions(tree)
+        self.known = known or {}  # what the sync target holds: the pages' stored fingerprints
         self.request = request
         self.listings = listings
         self.comments = comments
@@ -88,8 +93,9 @@ class Inventory:
         self, since: datetime, known: Mapping[str, Fingerprint | None]
     ) -> list[Listed]:
         """The pages of a space or site selection that may have changed since `since` (see
-        recent.py): edited ones, those whose attachments or comments changed, and those under
-        a page `known` held with another title or place."""
+        recent.py): edited ones, those whose attachments or comments changed, those including
+        an edited page (or one titled as a page they include that was missing), and those
+        under a page `known` held with another title or place."""
         self._changes_only = True
         spaces = [
             space
@@ -112,6 +118,7 @@ class Inventory:
         self._note_all(fresh)  # kinds were noted by _edited_since
         await self.tree.learn_ancestors_of([r for r in fresh if self._kind(str(r["id"])) == "page"])
         ordered = [str(raw["id"]) for raw in fresh]
+        touched |= self._including(edited, known)
         ordered += await self._hydrate(sorted(touched - set(ordered), key=int))
         listed = await self._listed(ordered)
         replaced = [item.id for item in listed if not self._same_place(known.get(item.id), item.id)]
@@ -121,6 +128,23 @@ class Inventory:
         taken = {item.id for item in listed}
         held_below = [i for i in dict.fromkeys(below) if i in known and i not in taken]
         return listed + await self._listed(await self._hydrate(held_below))
+
+    def _including(
+        self, edited: list[dict[str, Any]], known: Mapping[str, Fingerprint | None]
+    ) -> set[str]:
+        """Held pages that include one of the edited pages (by id, or by space and title)."""
+        ids = {str(raw["id"]) for raw in edited}
+        keys = {
+            (self.tree.spaces[str(raw["spaceId"])].key, str(raw.get("title") or ""))
+            for raw in edited
+            if str(raw["spaceId"]) in self.tree.spaces
+        }
+        return {
+            page_id
+            for page_id, stored in known.items()
+            if stored is not None
+            and any(i in ids or (space, title) in keys for space, title, i, _ in stored.includes)
+        }
 
     def _extras_kinds(self) -> list[str]:
         kinds = ["attachment"] if self.request.include_attachments else []
@@ -176,7 +200,8 @@ class Inventory:
             await self.tree.space_by_id(space_id)
         files = await self._attachment_digests(unique)
         comments = await self._comment_digests(unique)
-        audiences = await self._audiences(unique)
+        includes = await self._includes(unique)
+        audiences = await self._audiences(unique, includes)
         listed = []
         for i in unique:
             audience = audiences.get(i)
@@ -186,12 +211,24 @@ class Inventory:
                 files=files.get(i),
                 comments=comments.get(i),
                 audience=None if audience is None else audience.digest(),
+                includes=includes.get(i, ()),
             )
             listed.append(Listed(i, self._spaces_of[i], footprint, audience))
         return listed
 
-    async def _audiences(self, page_ids: list[str]) -> dict[str, Audience]:
-        """With permissions asked for, each page's audience (see permissions.py)."""
+    async def _includes(self, page_ids: list[str]) -> dict[str, tuple[Included, ...]]:
+        """The pages each held page included when it was stored, as they are now (includes.py):
+        a change to one of them shows in the includer's fingerprint."""
+        held = {i: stored.includes for i in page_ids if (stored := self.known.get(i)) is not None}
+        wanted = {i: parts for i, parts in held.items() if parts}
+        found = await asyncio.gather(*(self.inclusions.current(p) for p in wanted.values()))
+        return dict(zip(wanted, found, strict=True))
+
+    async def _audiences(
+        self, page_ids: list[str], includes: Mapping[str, tuple[Included, ...]]
+    ) -> dict[str, Audience]:
+        """With permissions asked for, each page's audience (see permissions.py), narrowed by
+        the audiences of the pages it includes."""
         if self.permissions is None:
             return {}
         permissions = self.permissions
@@ -202,9 +239,10 @@ class Inventory:
             node = self.tree.nodes[page_id]
             space = self.tree.spaces[self._spaces_of[page_id]]
             ancestors = self.tree.ancestors_of(page_id)
-            audience, unknown = await permissions.audience_of(
-                page_id, space, ancestors, self._kind(page_id), node.parent_id
-            )
+            own = Readable(page_id, space, ancestors, self._kind(page_id), node.parent_id)
+            included = self.inclusions.found(includes.get(page_id, ()))
+            also = await self.inclusions.readers(included)
+            audience, unknown = await permissions.audience_of(own, also)
             if unknown is not None:
                 self.report.audience_unknown(page_id, unknown)
             return audience

@@ -156,6 +156,36 @@ class ImageReference:
 
 
 @dataclass(frozen=True)
+class IncludeRef:
+    """An `include` (the whole page) or `excerpt-include` (its excerpt, the named one when a
+    name is given) macro's target: a page by space key and title."""
+
+    space_key: str  # the including page's own space when the macro names none
+    title: str
+    excerpt: bool = False
+    name: str = ""  # which excerpt
+    panel: bool = True  # excerpt-include draws a panel titled with the page unless `nopanel`
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.space_key, self.title)
+
+
+@dataclass(frozen=True)
+class IncludedPage:
+    """A page another one includes, as the run fetched it."""
+
+    id: str
+    title: str
+    space_key: str
+    version: int | None
+    storage: str
+
+
+MAX_INCLUDE_DEPTH = 5  # includes within included pages followed this deep, then no further
+
+
+@dataclass(frozen=True)
 class ConversionContext:
     """What the converter needs to know about the page it converts (all optional)."""
 
@@ -163,6 +193,11 @@ class ConversionContext:
     page_id: str = ""
     space_key: str = ""
     user_names: Mapping[str, str] = field(default_factory=dict)
+    # the pages its include macros name, by (space key, title), as fetched (missing: not found
+    # or not readable: nothing of them is shown); `chain` the pages being included on the way
+    # here, so that a cycle ends
+    included: Mapping[tuple[str, str], IncludedPage] = field(default_factory=dict)
+    chain: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +222,52 @@ def storage_to_markdown(storage: str, context: ConversionContext | None = None) 
         return ConvertedBody(_fold(re.sub(r"<[^>]*>", " ", storage or "")), ())
     markdown = "\n\n".join(block for block in renderer.blocks(soup) if block.strip())
     return ConvertedBody(_tidy(markdown), tuple(renderer.images.values()))
+
+
+def include_refs(storage: str, space_key: str) -> list[IncludeRef]:
+    """The pages a body includes (`include`, `excerpt-include`), in order, each once (pure)."""
+    if not re.search(r'ac:name="(?:excerpt-)?include"', storage or "", re.IGNORECASE):
+        return []  # most pages: no second parse
+    try:
+        soup = BeautifulSoup(storage, "html.parser")
+    except Exception:
+        return []
+    refs: list[IncludeRef] = []
+    for tag in soup.find_all(["ac:structured-macro", "ac:macro"]):
+        ref = _include_ref(tag, space_key) if isinstance(tag, Tag) else None
+        if ref is not None and ref not in refs:
+            refs.append(ref)
+    return refs
+
+
+def _include_ref(tag: Tag, space_key: str) -> IncludeRef | None:
+    name = _macro_name(tag)
+    if name not in ("include", "excerpt-include"):
+        return None
+    target = tag.find("ri:page")
+    if not isinstance(target, Tag) or not _attr(target, "ri:content-title").strip():
+        return None
+    params = _macro_params(tag)
+    return IncludeRef(
+        _attr(target, "ri:space-key").strip() or space_key,
+        _attr(target, "ri:content-title").strip(),
+        excerpt=name == "excerpt-include",
+        name=params.get("name", ""),
+        panel=params.get("nopanel", "").lower() != "true",
+    )
+
+
+def _excerpt_of(body: Tag, name: str) -> Tag | None:
+    """The excerpt an `excerpt-include` shows: the one of that name, else the first."""
+    excerpts = [
+        tag
+        for tag in body.find_all(["ac:structured-macro", "ac:macro"])
+        if isinstance(tag, Tag) and _macro_name(tag) == "excerpt"
+    ]
+    chosen = next((e for e in excerpts if _macro_params(e).get("name", "") == name), None)
+    if chosen is None and not name and excerpts:
+        chosen = excerpts[0]
+    return None if chosen is None else _child(chosen, "ac:rich-text-body")
 
 
 def _tidy(markdown: str) -> str:
@@ -298,6 +379,7 @@ class _Renderer:
         self.images: dict[str, ImageReference] = {}
         self.in_table = 0
         self.open_marks: set[str] = set()  # emphasis marks the inline text is inside
+        self.excerpting = False  # rendering an excerpt where it is included
 
     # ---- blocks -------------------------------------------------------------------------------
 
@@ -461,6 +543,10 @@ class _Renderer:
             return []
         if name == "details" and params.get("hidden", "").lower() == "true":
             return []  # page properties kept for reports: Confluence does not show them
+        if name == "excerpt" and params.get("hidden", "").lower() == "true" and not self.excerpting:
+            return []  # shown only where it is included
+        if name in ("include", "excerpt-include"):
+            return self._include(tag)
         if name in CODE_MACROS:
             body = _child(tag, "ac:plain-text-body")
             code = body.get_text() if body is not None else ""
@@ -478,6 +564,38 @@ class _Renderer:
             text = plain.get_text() if plain is not None else ""
             return [_fence(text, "")] if text.strip() else []
         return body_blocks
+
+    def _include(self, tag: Tag) -> list[str]:
+        """The included page's body (or excerpt) where the macro stands, rendered as that page
+        (its attachments are its own); nothing for a target that was not found or may not be
+        read, that is already being included (a cycle), or past the depth followed."""
+        context = self.context
+        ref = _include_ref(tag, context.space_key)
+        target = None if ref is None else context.included.get(ref.key)
+        if ref is None or target is None or target.id in (context.page_id, *context.chain):
+            return []
+        if len(context.chain) >= MAX_INCLUDE_DEPTH:
+            return []
+        body = BeautifulSoup(target.storage or "", "html.parser")
+        _repair(body)
+        shown = _excerpt_of(body, ref.name) if ref.excerpt else body
+        if shown is None:
+            return []
+        inner = _Renderer(
+            ConversionContext(
+                context.base_url,
+                target.id,
+                target.space_key,
+                context.user_names,
+                context.included,
+                (*context.chain, context.page_id),
+            )
+        )
+        inner.excerpting = ref.excerpt
+        blocks = inner.blocks(shown)
+        if ref.excerpt and ref.panel and blocks:
+            return [_quote("\n\n".join([f"**{_escape(target.title)}**", *blocks]))]
+        return blocks
 
     def _alert(self, name: str, title: str, body: list[str]) -> str:
         head = [f"[!{ALERT_MACROS[name]}]"] if name in ALERT_MACROS else []

@@ -17,6 +17,7 @@ from typing import Any
 from .browse import PageNode, PageTree
 from .errors import BadArgumentError
 from .extras import require
+from .routes import NODE_KINDS
 from .urls import blog_post_url
 
 INDENT = 22  # pixels a level
@@ -34,7 +35,7 @@ class NodeRow:
         ui = widgets()
         self.node = node
         self.level = level
-        kind = {"folder": " [folder]", "blogpost": " [blog post]"}.get(node.kind, "")
+        kind = "" if node.kind == "page" else f" [{node.kind.replace('blogpost', 'blog post')}]"
         self.ticked = ui.Checkbox(value=False, description=f"{node.title}{kind}", indent=False)
         self.with_children = ui.Checkbox(value=True, description="with sub-pages", indent=False)
         self.opener = ui.Button(description="▸", layout=ui.Layout(width="32px"))
@@ -65,7 +66,7 @@ class NodeRow:
         """(page ids, blog post ids) ticked here and below; `covered`: an ancestor's tick
         takes this whole subtree in."""
         whole = covered or (
-            self.ticked.value and (self.node.kind == "folder" or self.with_children.value)
+            self.ticked.value and (self.node.kind in NODE_KINDS or self.with_children.value)
         )
         pages: list[str] = []
         posts: list[str] = []
@@ -119,5 +120,5 @@ class Picker:
             below_pages, below_posts = row.picked()
             pages += below_pages
             posts += below_posts
-        folders = {n.id for n in self.tree.walk() if n.kind == "folder"}
+        folders = {n.id for n in self.tree.walk() if n.kind in NODE_KINDS}
         return [i for i in dict.fromkeys(pages) if i not in folders], list(dict.fromkeys(posts))

@@ -4,7 +4,7 @@ a parent over before its children.
 
 A space is listed 250 pages a request in id order, which is not tree order. `ParentsFirst`
 takes the pages as they come: a page whose parent page was released (or whose parent is a
-folder chain up to one, or who has none) is released at once, with every page that waited for
+chain of folders (or whiteboards, databases, embeds) up to one, or who has none) is released at once, with every page that waited for
 it; the others wait. Pages whose parent never comes (archived, restricted, not listed) are
 released at the end, shallowest first, once their missing parents are learnt. Memory holds
 only the pages still waiting.
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from .routes import NODE_KINDS
 from .tree import SiteTree
 
 Raw = dict[str, Any]
@@ -56,7 +57,7 @@ class ParentsFirst:
             if parent_id in self.released:
                 return True
             node = self.tree.nodes.get(parent_id)
-            if node is None or node.kind != "folder":
+            if node is None or node.kind not in NODE_KINDS:
                 return False
             if node.parent_id is not None:
                 siblings = self.folder_children.setdefault(node.parent_id, [])

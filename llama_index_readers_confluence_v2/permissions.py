@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -40,7 +40,7 @@ from .documents import PageRecord, SpaceInfo, TreeNode
 from .errors import AudienceUnknown, AuthError, NotFoundError, PermissionDeniedError
 from .listings import ContainerListings, search_by_page
 from .quota import principals_in
-from .routes import V1, V2, cql_string
+from .routes import NODE_KINDS, V1, V2, cql_string
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,6 +90,28 @@ async def space_restrictions(
     return await search_by_page(client, cql, EXPAND, SEARCH_PAGE, _hit_layer)
 
 
+@dataclass(frozen=True)
+class Readable:
+    """A page whose readers count: its space and place (its ancestors, root first)."""
+
+    page_id: str
+    space: SpaceInfo
+    ancestors: list[TreeNode]
+    kind: str
+    parent_id: str | None
+
+    @property
+    def chain(self) -> list[TreeNode]:
+        return [] if self.kind == "blogpost" else self.ancestors
+
+    @property
+    def top_parent(self) -> str | None:
+        """The parent of the highest ancestor known: None when the chain is whole."""
+        if self.kind == "blogpost":
+            return None
+        return self.chain[0].parent_id if self.chain else self.parent_id
+
+
 class Permissions:
     """Audiences of the pages of one run; every look-up made once and shared."""
 
@@ -115,32 +137,42 @@ class Permissions:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.bulk.close()
 
-    async def audience(self, record: PageRecord) -> tuple[Audience, str | None]:
-        """A page's (or blog post's) audience, and why it is unknown when it is."""
-        return await self.audience_of(
+    async def audience(
+        self, record: PageRecord, also: Sequence[Readable] = ()
+    ) -> tuple[Audience, str | None]:
+        """A page's (or blog post's) audience, and why it is unknown when it is; narrowed by
+        the audience of each page in `also` (pages whose text it carries: a reader must be
+        able to read them all)."""
+        own = Readable(
             record.id, record.space, record.ancestors, record.content_type, record.parent_id
         )
+        return await self.audience_of(own, also)
 
     async def audience_of(
-        self,
-        page_id: str,
-        space: SpaceInfo,
-        ancestors: list[TreeNode],
-        kind: str,
-        parent_id: str | None,
+        self, page: Readable, also: Sequence[Readable] = ()
     ) -> tuple[Audience, str | None]:
-        chain = [] if kind == "blogpost" else ancestors
-        top_parent = chain[0].parent_id if chain else parent_id if kind != "blogpost" else None
-        if top_parent is not None:
-            return UNKNOWN, f"the ancestors of page {page_id} are not all known"
+        for item in (page, *also):
+            if item.top_parent is not None:
+                return UNKNOWN, f"the ancestors of page {item.page_id} are not all known"
+        space = page.space
         try:
-            space_layer = await self._once(("space", space.id), lambda: self._space_layer(space))
-            nodes = [(node.id, node.kind) for node in chain] + [(page_id, kind)]
-            layers = await asyncio.gather(*(self._layer(i, k, space.key) for i, k in nodes))
+            space_layer = await self._space_layer_of(space)
+            layers = [layer for item in (page, *also) for layer in await self._layers_of(item)]
+            for item in also:
+                if item.space.id != space.id:  # another space's readers narrow too
+                    layers.append(await self._space_layer_of(item.space))
         except AudienceUnknown as exc:
             return UNKNOWN, str(exc)
         membership = await self._membership(space_layer, layers)
         return effective(space_layer, layers, membership), None
+
+    async def _space_layer_of(self, space: SpaceInfo) -> Layer:
+        return await self._once(("space", space.id), lambda: self._space_layer(space))
+
+    async def _layers_of(self, item: Readable) -> list[Layer]:
+        """The restriction layers of a page and of each of its ancestors."""
+        nodes = [(node.id, node.kind) for node in item.chain] + [(item.page_id, item.kind)]
+        return list(await asyncio.gather(*(self._layer(i, k, item.space.key) for i, k in nodes)))
 
     # ---- the space's readers ------------------------------------------------------------------
 
@@ -243,7 +275,7 @@ class Permissions:
         self, node_id: str, kind: str, space_key: str
     ) -> Layer | AudienceUnknown:
         try:
-            if kind == "folder":  # folders are not in the bulk search
+            if kind in NODE_KINDS:  # only pages and blog posts are in the bulk search
                 listed = await self._restriction_listing(self.client, node_id, kind)
             else:
                 listed = await self.bulk.of_page(node_id, space_key, kind)

@@ -45,6 +45,7 @@ from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from .permissions import viewer_of
 from .recent import listed_by_space
 from .report import Change, ImportReport, PageUpsert
+from .routes import TREE_KINDS
 from .run import Held, run_changes
 from .selection import LoadRequest, parse_request, statuses
 from .selection import keywords as keywords_of
@@ -323,9 +324,10 @@ class ConfluenceReader(BaseReader):
         """The pages and folders right under a page or folder (a node of `browse`, or an id
         with its kind), in Confluence's order, each saying whether it has more under it."""
         node_id, node_kind = (node.id, node.kind) if isinstance(node, PageNode) else (node, kind)
-        if node_kind not in ("page", "folder"):
+        if node_kind not in TREE_KINDS:
             raise BadArgumentError(
-                f"only pages and folders have pages under them, not {node_kind!r}"
+                f"only pages, folders, whiteboards, databases and embeds have pages under "
+                f"them, not {node_kind!r}"
             )
         wanted = statuses(page_status)
         checked = parse_page_id(node_id, f"{node_kind} id")

@@ -17,6 +17,16 @@ ANY_STATUS = ("current", "archived")
 EVERY_STATUS = ("current", "archived", "trashed", "deleted")
 
 
+# the content tree's nodes that are not pages: pages can sit beneath each of them
+NODE_KINDS = ("folder", "whiteboard", "database", "embed")
+TREE_KINDS = ("page", *NODE_KINDS)
+
+
+def node_route(kind: str) -> str:
+    """The v2 route segment of a tree node's kind: pages, folders, whiteboards, ..."""
+    return f"{kind}s" if kind in TREE_KINDS else "pages"
+
+
 def collection(kind: str) -> str:
     """The v2 route segment of a content kind: pages or blogposts."""
     return "blogposts" if kind == "blogpost" else "pages"

@@ -31,7 +31,7 @@ from .attachments import Attached, AttachmentListings, PageAttachments
 from .audience import Audience
 from .client import ConfluenceClient
 from .comments import CommentListings
-from .documents import PageRecord
+from .documents import PageRecord, TreeNode
 from .errors import ConfluenceError
 from .events import (
     PageDataFetchCompletedEvent,
@@ -43,6 +43,7 @@ from .events import (
 )
 from .files import ParserPool, needs_workers
 from .fingerprint import Fingerprint
+from .includes import Inclusions, Resolution
 from .inventory import Inventory, Listed
 from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
 from .people import People
@@ -53,9 +54,12 @@ from .settings import ReaderSettings
 from .tree import SiteTree
 from .walk import SearchProgress, Walker
 
+CONTENTLESS_KINDS = ("whiteboard", "database", "embed")  # tree nodes with no text to import
 WINDOW_MAX = 256  # pages held back at most while their attachments download
 UNPARSED_MAX = 32 * 1024 * 1024  # downloaded file bytes waiting for a parser, at most (roughly)
-Window = collections.deque[tuple[PageRecord, ConvertedBody, "asyncio.Task[PageParts] | None"]]
+Window = collections.deque[
+    tuple[PageRecord, ConvertedBody, Resolution, "asyncio.Task[PageParts] | None"]
+]
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,16 @@ class ImportRun:
             if request.include_permissions
             else None
         )
+        self.inclusions = Inclusions(self.tree)
         self.inventory = Inventory(
-            self.tree, request, self.listings, self.comments, self.permissions, report
+            self.tree,
+            request,
+            self.listings,
+            self.comments,
+            self.permissions,
+            report,
+            self.inclusions,
+            held.pages,
         )
         self.pool = ParserPool(timeout=settings.parse_timeout)
         self.attachments = self._page_attachments()
@@ -187,8 +199,22 @@ class ImportRun:
         report.rate_limit_warnings = client.points.warned
         report.latest_edit = self.inventory.latest or self.walker.latest
         self._end_search(self.inventory.search if self.listed_first else self.walker.search)
+        for node in self.tree.nodes.values():
+            if node.kind in CONTENTLESS_KINDS:
+                self.report.skip(node.id, self._contentless(node), None)
         for page_id in self.walker.vanished + self.inventory.vanished:
             self._fail(page_id, "deleted or restricted during the import")
+
+    def _contentless(self, node: TreeNode) -> str:
+        """Why a whiteboard, database or embed met on the way is not a document."""
+        beneath = "the pages beneath it are imported"
+        if node.kind == "embed":
+            target = self.tree.embed_urls.get(node.id, "an address outside Confluence")
+            return f"embed {node.title!r} (a Smart Link to {target}) is not imported; {beneath}"
+        return (
+            f"{node.kind} {node.title!r} is not imported: the API gives {node.kind}s as metadata "
+            f"only; {beneath}"
+        )
 
     def _end_search(self, search: SearchProgress) -> None:
         self.report.next_cursor = search.next_cursor
@@ -251,13 +277,14 @@ class ImportRun:
                     continue
                 emit(PageDataFetchStartedEvent, page_id=record.id)
                 names = await self.people.learn(record.body)
-                converted = self._convert(record, names)
+                included = await self._included(record)
+                converted = self._convert(record, names, included)
                 if converted is None:
                     continue
-                fetch = self._fetch_parts(record, converted)
+                fetch = self._fetch_parts(record, converted, included)
                 if fetch is not None:
                     await asyncio.sleep(0)  # a page without files is done at once: not waiting
-                window.append((record, converted, fetch))
+                window.append((record, converted, included, fetch))
                 while window and (step := self._next_step()) != "take":
                     if step == "wait":
                         await self.attachments.backlog.fewer_downloading(self._downloads_max)
@@ -266,7 +293,7 @@ class ImportRun:
             while window:
                 yield await self._upsert(*window.popleft(), names)
         finally:
-            pending = [fetch for _, _, fetch in window if fetch is not None]
+            pending = [fetch for _, _, _, fetch in window if fetch is not None]
             for fetch in pending:
                 fetch.cancel()
             await asyncio.gather(*pending, return_exceptions=True)  # their clean-up runs now
@@ -281,7 +308,7 @@ class ImportRun:
         while many pages are still downloading, or "take" the next page. Waiting is for any
         download to finish, not for the first page, which may be waiting for a parser."""
         window, backlog = self.window, self.attachments.backlog
-        first = window[0][2]
+        first = window[0][3]
         if first is None or first.done():
             return "release"
         if len(window) > WINDOW_MAX or backlog.unparsed_bytes > UNPARSED_MAX:
@@ -290,8 +317,22 @@ class ImportRun:
             return "wait"
         return "take"
 
+    async def _included(self, record: PageRecord) -> Resolution:
+        """The pages this one includes, fetched once a run (includes.py); a target found
+        nowhere brings nothing and is reported."""
+        included = await self.inclusions.resolve(record.body, record.space.key)
+        for ref in included.missing:
+            what = "excerpt-include" if ref.excerpt else "include"
+            self.report.skip(
+                record.id,
+                f"{what} of {ref.title!r} (space {ref.space_key}) brings nothing: no such page, "
+                "or this user may not read it",
+                None,
+            )
+        return included
+
     def _fetch_parts(
-        self, record: PageRecord, converted: ConvertedBody
+        self, record: PageRecord, converted: ConvertedBody, included: Resolution
     ) -> asyncio.Task[PageParts] | None:
         """What the page brings besides its body, fetched while earlier pages are handed over
         (None: nothing is asked for)."""
@@ -299,9 +340,11 @@ class ImportRun:
         wanted = request.include_comments or self.permissions is not None
         if not (request.include_attachments or wanted):
             return None
-        return asyncio.ensure_future(self._parts(record, converted))
+        return asyncio.ensure_future(self._parts(record, converted, included))
 
-    async def _parts(self, record: PageRecord, converted: ConvertedBody) -> PageParts:
+    async def _parts(
+        self, record: PageRecord, converted: ConvertedBody, included: Resolution
+    ) -> PageParts:
         async def no_files() -> Attached:
             return Attached("")
 
@@ -316,9 +359,17 @@ class ImportRun:
             comments.of_page(record.id, record.space.key, record.content_type)
             if self.request.include_comments
             else nothing(),
-            permissions.audience(record) if permissions is not None else nothing(),
+            self._audience_of(record, included) if permissions is not None else nothing(),
         )
-        return PageParts(attached, found, self._audience(record.id, audience))
+        return PageParts(attached, found, self._audience(record.id, audience), included.parts())
+
+    async def _audience_of(
+        self, record: PageRecord, included: Resolution
+    ) -> tuple[Audience, str | None]:
+        """The page's audience, narrowed by the audience of every page whose text it carries."""
+        assert self.permissions is not None
+        also = await self.inclusions.readers(included.pages.values())
+        return await self.permissions.audience(record, also)
 
     def _audience(self, page_id: str, found: tuple[Audience, str | None] | None) -> Audience | None:
         if found is None:
@@ -332,11 +383,14 @@ class ImportRun:
         self,
         record: PageRecord,
         converted: ConvertedBody,
+        included: Resolution,
         fetch: asyncio.Task[PageParts] | None,
         names: Mapping[str, str],
     ) -> PageUpsert:
         self.report.pages += 1
-        parts = await fetch if fetch is not None else PageParts(Attached(""))
+        parts = (
+            await fetch if fetch is not None else PageParts(Attached(""), includes=included.parts())
+        )
         page = assemble(
             record,
             converted,
@@ -358,9 +412,13 @@ class ImportRun:
             attached.originals,
         )
 
-    def _convert(self, record: PageRecord, names: Mapping[str, str]) -> ConvertedBody | None:
+    def _convert(
+        self, record: PageRecord, names: Mapping[str, str], included: Resolution
+    ) -> ConvertedBody | None:
         try:
-            context = ConversionContext(self.settings.base_url, record.id, record.space.key, names)
+            context = ConversionContext(
+                self.settings.base_url, record.id, record.space.key, names, included.pages
+            )
             return storage_to_markdown(record.body, context)
         except Exception as exc:  # one broken page must not end the run
             self._fail(record.id, f"{type(exc).__name__}: {exc}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .client import MAX_IDS, ConfluenceClient
@@ -29,12 +29,15 @@ from .routes import (
     CQL_SEARCH,
     DESCENDANT_DEPTH,
     EVERY_STATUS,
+    NODE_KINDS,
+    TREE_KINDS,
     V1,
     V2,
     blog_statuses,
     collection,
     cql_string,
     cursor_of,
+    node_route,
 )
 from .urls import CqlSelection
 
@@ -65,7 +68,8 @@ class SiteTree:
         self.client = client
         self.nodes: dict[str, TreeNode] = {}
         self.spaces: dict[str, SpaceInfo] = {}
-        self._folder_spaces: dict[str, str] = {}
+        self._node_spaces: dict[str, str] = {}
+        self.embed_urls: dict[str, str] = {}  # an embed's target, where it was read
         self._space_labels: dict[tuple[str, str], Labels] = {}  # (space id, kind)
         self._labels_in_space: dict[str, list[dict[str, Any]]] = {}
 
@@ -141,7 +145,7 @@ class SiteTree:
         async for batch in self.client.paginate_batches(path, params):
             for raw in batch:
                 self.remember(raw, kind)
-            await self._learn_folder_parents(batch)
+            await self._learn_node_parents(batch)
             yield batch
 
     def pages_by_edit(
@@ -194,12 +198,15 @@ class SiteTree:
 
     # ---- folders ------------------------------------------------------------------------------
 
-    async def folder(self, folder_id: str, *, required: bool = False) -> TreeNode | None:
-        """A folder (cached); None when there is none of that id (NotFoundError if required)."""
-        if folder_id in self.nodes:
-            return self.nodes[folder_id]
+    async def node(
+        self, node_id: str, kind: str = "folder", *, required: bool = False
+    ) -> TreeNode | None:
+        """A tree node that is not a page (a folder, whiteboard, database or embed), cached;
+        None when there is none of that id and kind (NotFoundError if required)."""
+        if node_id in self.nodes:
+            return self.nodes[node_id]
         try:
-            raw = await self.client.get_json(f"{V2}/folders/{folder_id}")
+            raw = await self.client.get_json(f"{V2}/{node_route(kind)}/{node_id}")
         except NotFoundError:
             if required:
                 raise
@@ -207,53 +214,77 @@ class SiteTree:
         node = TreeNode(
             str(raw["id"]),
             str(raw.get("title") or ""),
-            "folder",
+            str(raw.get("type") or kind),
             _str_or_none(raw.get("parentId")),
             _str_or_none(raw.get("parentType")),
         )
         self.nodes[node.id] = node
         if raw.get("spaceId"):
-            self._folder_spaces[node.id] = str(raw["spaceId"])
+            self._node_spaces[node.id] = str(raw["spaceId"])
+        if raw.get("embedUrl"):
+            self.embed_urls[node.id] = str(raw["embedUrl"])
         return node
 
-    async def folder_space(self, folder_id: str) -> SpaceInfo:
-        await self.folder(folder_id, required=True)
-        space_id = self._folder_spaces.get(folder_id)
+    async def any_node(self, node_id: str, kinds: tuple[str, ...] = NODE_KINDS) -> TreeNode | None:
+        """A tree node of any of these kinds (not pages), for an id given without its kind:
+        each kind's route is asked in turn (folders first, the commonest)."""
+        for kind in kinds:
+            found = await self.node(node_id, kind)
+            if found is not None:
+                return found
+        return None
+
+    async def node_space(self, node_id: str, kind: str) -> SpaceInfo:
+        await self.node(node_id, kind, required=True)
+        space_id = self._node_spaces.get(node_id)
         if space_id is None:
-            raise NotFoundError(f"folder {folder_id} did not say which space it belongs to")
+            raise NotFoundError(f"{kind} {node_id} did not say which space it belongs to")
         return await self.space_by_id(space_id)
 
-    async def _learn_folder_parents(self, batch: list[dict[str, Any]]) -> None:
-        """Folders are not listed with pages: fetch the unknown ones (and theirs) concurrently."""
-        wanted = {str(raw["parentId"]) for raw in batch if raw.get("parentType") == "folder"}
-        while wanted := {folder_id for folder_id in wanted if folder_id not in self.nodes}:
-            found = await asyncio.gather(*(self.folder(i) for i in sorted(wanted)))
-            for folder_id in wanted - {node.id for node in found if node is not None}:
-                self.nodes[folder_id] = TreeNode(folder_id, "", "folder", None)  # hidden folder
+    async def _learn_node_parents(self, batch: list[dict[str, Any]]) -> None:
+        """Folders, whiteboards, databases and embeds are not listed with pages: fetch the
+        unknown ones above a batch (and theirs) concurrently."""
+        wanted = {
+            str(raw["parentId"]): str(raw["parentType"])
+            for raw in batch
+            if raw.get("parentType") in NODE_KINDS
+        }
+        while wanted := {i: kind for i, kind in wanted.items() if i not in self.nodes}:
+            found = await asyncio.gather(*(self.node(i, k) for i, k in sorted(wanted.items())))
+            for node_id in wanted.keys() - {node.id for node in found if node is not None}:
+                self.nodes[node_id] = TreeNode(node_id, "", wanted[node_id], None)  # hidden
             wanted = {
-                node.parent_id
+                node.parent_id: node.parent_type
                 for node in found
-                if node is not None and node.parent_type == "folder" and node.parent_id
+                if node is not None and node.parent_type in NODE_KINDS and node.parent_id
             }
 
     # ---- ancestors ----------------------------------------------------------------------------
 
-    async def learn_parents(self, content_ids: Iterable[str]) -> None:
-        """Titles and parents of pages or folders not seen yet, and of theirs, level by level:
-        pages 250 a request, folders one request each; what cannot be seen stays untitled."""
+    async def learn_parents(
+        self, content_ids: Iterable[str], kinds: Mapping[str, str | None] | None = None
+    ) -> None:
+        """Titles and parents of tree nodes not seen yet, and of theirs, level by level: pages
+        250 a request, other nodes one request each, by their kind where it is known (`kinds`,
+        the children's `parentType`; else a folder); what cannot be seen stays untitled."""
+        hints: dict[str, str | None] = dict(kinds or {})
         wanted = [i for i in dict.fromkeys(content_ids) if i not in self.nodes]
         while wanted:
-            await self.pages_by_id(wanted, EVERY_STATUS, bodies=False)
+            pages = [i for i in wanted if hints.get(i) in (None, "page")]
+            await self.pages_by_id(pages, EVERY_STATUS, bodies=False)
             rest = [i for i in wanted if i not in self.nodes]
-            for content_id, folder in zip(
-                rest, await asyncio.gather(*(self.folder(i) for i in rest)), strict=True
-            ):
-                if folder is None:
+            kinds_of = [hints.get(i) if hints.get(i) in NODE_KINDS else "folder" for i in rest]
+            found = await asyncio.gather(
+                *(self.node(i, str(kind)) for i, kind in zip(rest, kinds_of, strict=True))
+            )
+            for content_id, node in zip(rest, found, strict=True):
+                if node is None:
                     logger.warning(
                         "content %s above some pages is not visible; paths skip its title",
                         content_id,
                     )
                     self.nodes[content_id] = TreeNode(content_id, "", "page", None)
+            hints.update({self.nodes[i].parent_id or "": self.nodes[i].parent_type for i in wanted})
             parents = (self.nodes[i].parent_id for i in wanted)
             wanted = [p for p in dict.fromkeys(parents) if p is not None and p not in self.nodes]
 
@@ -268,16 +299,19 @@ class SiteTree:
         if len(unknown) == 1:
             await self.learn_chain(str(unknown[0]["id"]), "page")
         else:
-            await self.learn_parents(str(raw["parentId"]) for raw in unknown)
+            await self.learn_parents(
+                (str(raw["parentId"]) for raw in unknown),
+                {str(raw["parentId"]): raw.get("parentType") for raw in unknown},
+            )
 
     async def learn_chain(self, content_id: str, kind: str) -> None:
-        """A page's or folder's ancestors through its `ancestors` route, then their titles."""
-        route = "folders" if kind == "folder" else "pages"
-        ancestors = await self.client.get_json(f"{V2}/{route}/{content_id}/ancestors")
+        """A tree node's ancestors through its `ancestors` route, then their titles."""
+        path = f"{V2}/{node_route(kind)}/{content_id}/ancestors"
+        ancestors = await self.client.get_json(path)
         chain = [(str(a["id"]), str(a.get("type", "page"))) for a in ancestors.get("results", [])]
         pages = [node_id for node_id, kind in chain if kind == "page" and node_id not in self.nodes]
         await self.pages_by_id(pages, EVERY_STATUS, bodies=False)
-        await asyncio.gather(*(self.folder(i) for i, kind in chain if kind == "folder"))
+        await asyncio.gather(*(self.node(i, kind) for i, kind in chain if kind in NODE_KINDS))
         for node_id, kind in chain:  # hidden ancestors still stand in the path, untitled
             self.nodes.setdefault(node_id, TreeNode(node_id, "", kind, None))
         self._link_chain([node_id for node_id, _ in chain] + [content_id])
@@ -315,7 +349,7 @@ class SiteTree:
     async def descendant_ids(
         self, root_id: str, root_kind: str, statuses: tuple[str, ...]
     ) -> list[str]:
-        """Page ids under a page or folder, top-down, following folders, any depth.
+        """Page ids under a tree node, top-down, through nodes of every kind, any depth.
 
         `descendants` covers 5 levels a request; the nodes on the 5th level are continued from,
         all of a level at once.
@@ -329,7 +363,7 @@ class SiteTree:
                 node = self._learn_descendant(item)
                 if node.kind == "page" and item.get("status", "current") in statuses:
                     ordered.append(node.id)
-                if item.get("depth") == DESCENDANT_DEPTH:
+                if item.get("depth") == DESCENDANT_DEPTH and node.kind in TREE_KINDS:
                     frontier.append((node.id, node.kind))
         for node_id in ordered:  # parent kinds, now that every node of the subtree is known
             node = self.nodes[node_id]
@@ -353,8 +387,8 @@ class SiteTree:
     async def level_below(
         self, container_id: str, kind: str, statuses: tuple[str, ...]
     ) -> list[tuple[TreeNode, bool]]:
-        """The pages and folders right under a page or folder, in Confluence's order, each with
-        whether anything lies under it: one `descendants` listing two levels deep."""
+        """The pages and other tree nodes right under a tree node, in Confluence's order, each
+        with whether anything lies under it: one `descendants` listing two levels deep."""
         items = await self._descendants(container_id, kind, depth=2)
         shown = [i for i in items if i.get("depth") == 1 and _shown(i, statuses)]
         parents = {
@@ -364,17 +398,19 @@ class SiteTree:
         return [(self._learn_descendant(item), str(item["id"]) in parents) for item in shown]
 
     async def root_folders(self, space: SpaceInfo) -> list[TreeNode]:
-        """A space's folders that sit under no page. v2 cannot list folders, so CQL finds the
-        space's folders with their ancestors (the hits without any are the root ones)."""
+        """A space's folders, whiteboards, databases and embeds that sit under no page. v2
+        cannot list them by space, so CQL finds them with their ancestors (the hits without any
+        are the root ones)."""
         params = {
-            "cql": f"type=folder AND space={cql_string(space.key)}",
+            "cql": f"type in ({','.join(NODE_KINDS)}) AND space={cql_string(space.key)}",
             "expand": "ancestors",
             "limit": CQL_PAGE,
         }
         roots = []
         async for hit in self.client.paginate(CQL_SEARCH, params):
-            if not hit.get("ancestors") and str(hit.get("type", "folder")) == "folder":
-                node = TreeNode(str(hit["id"]), str(hit.get("title") or ""), "folder", None)
+            kind = str(hit.get("type", "folder"))
+            if not hit.get("ancestors") and kind in NODE_KINDS:
+                node = TreeNode(str(hit["id"]), str(hit.get("title") or ""), kind, None)
                 self.nodes[node.id] = node
                 roots.append(node)
         return roots
@@ -382,13 +418,9 @@ class SiteTree:
     async def _descendants(
         self, container_id: str, kind: str, depth: int = DESCENDANT_DEPTH
     ) -> list[dict[str, Any]]:
-        path = f"{V2}/{'folders' if kind == 'folder' else 'pages'}/{container_id}/descendants"
+        path = f"{V2}/{node_route(kind)}/{container_id}/descendants"
         params = {"depth": depth, "limit": MAX_IDS}
-        return [
-            item
-            async for item in self.client.paginate(path, params)
-            if str(item.get("type", "page")) in ("page", "folder")
-        ]
+        return [item async for item in self.client.paginate(path, params)]
 
     # ---- CQL ----------------------------------------------------------------------------------
 
@@ -530,8 +562,9 @@ class SiteTree:
 
 
 def _shown(item: dict[str, Any], statuses: tuple[str, ...]) -> bool:
-    """A folder is shown whatever the statuses asked for; a page only in one of them."""
-    return item.get("type") == "folder" or str(item.get("status", "current")) in statuses
+    """A node that is not a page is shown whatever the statuses asked for; a page only in one
+    of them."""
+    return item.get("type") in NODE_KINDS or str(item.get("status", "current")) in statuses
 
 
 def _position(value: Any) -> float:

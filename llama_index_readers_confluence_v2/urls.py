@@ -21,6 +21,9 @@ class PageSelection:
 
 @dataclass(frozen=True)
 class FolderSelection:
+    """A folder, or another tree node pages sit beneath (a whiteboard, database or embed),
+    with everything beneath it."""
+
     folder_id: str
 
 
@@ -212,7 +215,10 @@ _PAGE_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)/pages/(?:edit-v2/|edit/)?(?P<i
 _BLOG_PATH = re.compile(
     r"^/spaces/[^/]+/blog/(?:\d{4}/\d{1,2}/\d{1,2}/(?P<id>\d+)(?:/.*)?|(?P<short>\d+)(?:/[^/]*)?/?)$"
 )
-_FOLDER_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)/folder/(?P<id>\d+)/?$")
+# a folder, whiteboard, database or embed: a tree node that pages can sit beneath
+_FOLDER_PATH = re.compile(
+    r"^/spaces/(?P<key>[^/]+)/(?P<kind>folder|whiteboard|database|embed)/(?P<id>\d+)(?:/.*)?$"
+)
 _SPACE_PATH = re.compile(r"^/spaces/(?P<key>[^/]+)(?:/overview|/pages)?/?$")
 _DISPLAY_PATH = re.compile(r"^/display/(?P<key>[^/]+)(?:/(?P<title>[^/]+))?/?$")
 _TINY_PATH = re.compile(r"^/x/(?P<tiny>[A-Za-z0-9_\-]+)/?$")
@@ -259,7 +265,7 @@ def _selection_from_path(path: str, query: dict[str, list[str]], url: str) -> Se
             _BLOG_PATH,
             lambda m: BlogPostSelection(_id_in(url, m["id"] or m["short"], "blog post id")),
         ),
-        (_FOLDER_PATH, lambda m: FolderSelection(_id_in(url, m["id"], "folder id"))),
+        (_FOLDER_PATH, lambda m: FolderSelection(_id_in(url, m["id"], f"{m['kind']} id"))),
         (_SPACE_PATH, lambda m: SpaceSelection(unquote_plus(m["key"]))),
         (_TINY_PATH, lambda m: PageSelection(str(tiny_to_id(m["tiny"])))),
         (_DISPLAY_PATH, _display_selection),

@@ -3,7 +3,8 @@
 `targets` is the one place that turns selections into what to read:
 
 - a site or a space: the space's pages, 250 a request (`SpaceTarget`);
-- a folder, or a page with its children: the subtree (`SubtreeTarget`), found through
+- a folder (or whiteboard, database, embed), or a page with its children: the subtree
+  (`SubtreeTarget`), found through
   `descendants` (5 levels a request), bodies then fetched 250 a request;
 - pages by id (`PagesTarget`): 250 a request whatever their order and spaces; their ancestors
   and labels in bulk.
@@ -25,7 +26,7 @@ from .clock import edit_time, later
 from .documents import PageRecord, SpaceInfo
 from .errors import NotFoundError
 from .order import ParentsFirst
-from .routes import ANY_STATUS, CQL_PAGE
+from .routes import ANY_STATUS, CQL_PAGE, NODE_KINDS
 from .selection import LoadRequest
 from .tree import SiteTree, id_batches
 from .urls import (
@@ -51,7 +52,7 @@ class SpaceTarget:
 @dataclass(frozen=True)
 class SubtreeTarget:
     root_id: str
-    kind: str  # "page" or "folder"
+    kind: str  # "page", or a node that is not a page: "folder", "whiteboard", ...
     root: dict[str, Any] | None = field(default=None, compare=False)
 
 
@@ -211,7 +212,13 @@ async def _targets_of(
         async for target in _page_targets(tree, request, [page_id], bodies):
             yield target
     elif isinstance(selection, FolderSelection):
-        yield SubtreeTarget(selection.folder_id, "folder")
+        node = await tree.any_node(selection.folder_id)
+        if node is None:
+            raise NotFoundError(
+                f"folder {selection.folder_id} does not exist or "
+                f"{tree.client.credential.username!r} may not see it; check the id in its URL"
+            )
+        yield SubtreeTarget(selection.folder_id, node.kind)
     elif isinstance(selection, LabelSelection):
         async for target in _label_targets(tree, request, selection, bodies):
             yield target
@@ -238,7 +245,8 @@ async def _label_targets(
 async def _page_targets(
     tree: SiteTree, request: LoadRequest, page_ids: list[str], bodies: bool
 ) -> AsyncIterator[Target]:
-    """Explicit ids (any status): pages, pages with their subtrees, or folders as subtrees."""
+    """Explicit ids (any status): pages, pages with their subtrees, or the other tree nodes
+    (folders, whiteboards, databases, embeds) as subtrees."""
     for batch in id_batches(page_ids):
         found = await tree.pages_by_id(batch, ANY_STATUS, bodies=bodies)
         plain: list[dict[str, Any]] = []
@@ -252,10 +260,12 @@ async def _page_targets(
                 plain = []
             if raw is not None:
                 yield SubtreeTarget(page_id, "page", raw)
-            elif await tree.folder(page_id) is not None:
+            elif await tree.node(page_id, "folder") is not None:
                 yield SubtreeTarget(page_id, "folder")
             elif post := await _blog_post(tree, page_id, bodies):  # a tiny link to a blog post
                 yield PagesTarget([post], "blogpost")
+            elif node := await tree.any_node(page_id, NODE_KINDS[1:]):
+                yield SubtreeTarget(page_id, node.kind)
             else:
                 raise NotFoundError(
                     f"page {page_id} does not exist or {tree.client.credential.username!r} "
@@ -349,9 +359,9 @@ async def subtree_ids(
     tree: SiteTree, target: SubtreeTarget, statuses: tuple[str, ...]
 ) -> tuple[SpaceInfo, list[str]]:
     """The space of a subtree and its page ids top-down (the root page first), ancestors known."""
-    if target.kind == "folder":
-        space = await tree.folder_space(target.root_id)
-        await tree.learn_chain(target.root_id, "folder")
+    if target.kind != "page":
+        space = await tree.node_space(target.root_id, target.kind)
+        await tree.learn_chain(target.root_id, target.kind)
         ordered: list[str] = []
     else:
         root = target.root

@@ -136,3 +136,121 @@ def permission_site() -> tuple[Emulator, dict[str, Content]]:
     site.grant_space(eng_space, users=[alice], groups=[eng])
     page(eng_space, "Build")
     return Emulator(site), made
+
+
+def content_tree_site() -> tuple[Emulator, dict[str, Content]]:
+    """Pages beneath every kind of tree node, in space TREE ("Content tree"):
+
+    Home > Board [whiteboard] > Sketch notes > Sketch detail;
+    Home > Catalog [database] > Service A;
+    Home > Status [embed -> https://status.example.com/] > Incident log;
+    Home > L1 > L2 > L3 > L4 > Inventory [database] > Deep entry (the database on the fifth
+    level below Home, the last one `descendants` reaches: what is beneath it takes another).
+    """
+    site, _ = empty_site()
+    space = site.add_space("TREE", "Content tree")
+    made: dict[str, Content] = {}
+
+    def add(title: str, parent: str | None, kind: str = "page", **more: Any) -> Content:
+        parent_id = made[parent].id if parent else None
+        made[title] = site.add_content(space, title, parent_id, kind=kind, **more)
+        return made[title]
+
+    add("Home", None)
+    add("Board", "Home", "whiteboard")
+    add("Sketch notes", "Board")
+    add("Sketch detail", "Sketch notes")
+    add("Catalog", "Home", "database")
+    add("Service A", "Catalog")
+    add("Status", "Home", "embed", embed_url="https://status.example.com/")
+    add("Incident log", "Status")
+    parent = "Home"
+    for level in range(1, 5):
+        add(f"L{level}", parent)
+        parent = f"L{level}"
+    add("Inventory", "L4", "database")
+    add("Deep entry", "Inventory")
+    return Emulator(site), made
+
+
+def include_macro(
+    title: str, space_key: str = "", *, excerpt: str | None = None, panel: bool = True
+) -> str:
+    """An `include` (or, with `excerpt`, an `excerpt-include` of that excerpt name) in storage
+    format, as Confluence writes it."""
+    space = f' ri:space-key="{space_key}"' if space_key else ""
+    link = f'<ac:parameter ac:name=""><ac:link><ri:page{space} ri:content-title="{title}" /></ac:link></ac:parameter>'
+    if excerpt is None:
+        return f'<ac:structured-macro ac:name="include" ac:schema-version="1">{link}</ac:structured-macro>'
+    named = f'<ac:parameter ac:name="name">{excerpt}</ac:parameter>' if excerpt else ""
+    nopanel = "" if panel else '<ac:parameter ac:name="nopanel">true</ac:parameter>'
+    return (
+        f'<ac:structured-macro ac:name="excerpt-include" ac:schema-version="1">{named}{nopanel}'
+        f"{link}</ac:structured-macro>"
+    )
+
+
+def excerpt_macro(text: str, name: str = "", hidden: bool = False) -> str:
+    named = f'<ac:parameter ac:name="name">{name}</ac:parameter>' if name else ""
+    hide = '<ac:parameter ac:name="hidden">true</ac:parameter>' if hidden else ""
+    return (
+        f'<ac:structured-macro ac:name="excerpt" ac:schema-version="1">{named}{hide}'
+        f"<ac:rich-text-body><p>{text}</p></ac:rich-text-body></ac:structured-macro>"
+    )
+
+
+def include_site() -> tuple[Emulator, dict[str, Content]]:
+    """Pages built from includes (alice imports; bob is the other account).
+
+    ENG: Home; Shared snippet (an excerpt inside); Runbook (includes Shared snippet, and the
+    "terms" excerpt of OPS Glossary without a panel); Cycle A <-> Cycle B (each includes the
+    other); Secret snippet [bob only] and Leaky page (includes it); HR snippet [group hr: alice,
+    bob] and Benefits (includes it); Dangling (includes a page that does not exist).
+    OPS: Glossary (a hidden unnamed excerpt, and one named "terms").
+    """
+    site, alice = empty_site()
+    bob = USERS[1][2]
+    hr = site.add_group("hr", alice, bob)
+    eng = site.add_space("ENG", "Engineering", author_id=alice)
+    ops = site.add_space("OPS", "Operations", author_id=alice)
+    made: dict[str, Content] = {}
+
+    def page(space: Any, title: str, body: str, parent: str | None = "Home") -> Content:
+        parent_id = made[parent].id if parent else None
+        made[title] = site.add_content(space, title, parent_id, body=body)
+        return made[title]
+
+    page(eng, "Home", "<p>Welcome to engineering.</p>", None)
+    page(
+        eng,
+        "Shared snippet",
+        "<p>Rotate the signing keys every quarter.</p>"
+        + excerpt_macro("Keys rotate quarterly.")
+        + "<p>Ask security before rotating.</p>",
+    )
+    page(
+        eng,
+        "Runbook",
+        "<p>Start here.</p>"
+        + include_macro("Shared snippet")
+        + "<p>Then read the terms.</p>"
+        + include_macro("Glossary", "OPS", excerpt="terms", panel=False),
+    )
+    page(eng, "Cycle A", "<p>Alpha words.</p>" + include_macro("Cycle B"))
+    page(eng, "Cycle B", "<p>Beta words.</p>" + include_macro("Cycle A"))
+    page(eng, "Secret snippet", "<p>The vault combination is zebra-falcon.</p>")
+    site.restrict(made["Secret snippet"].id, users=[bob])
+    page(eng, "Leaky page", "<p>Public intro.</p>" + include_macro("Secret snippet"))
+    page(eng, "HR snippet", "<p>Salary bands are reviewed in March.</p>")
+    site.restrict(made["HR snippet"].id, groups=[hr])
+    page(eng, "Benefits", "<p>Our benefits.</p>" + include_macro("HR snippet"))
+    page(eng, "Dangling", "<p>Dangling intro.</p>" + include_macro("No such page"))
+    page(
+        ops,
+        "Glossary",
+        excerpt_macro("General glossary excerpt.", hidden=True)
+        + excerpt_macro("A runbook is a checklist for operators.", "terms")
+        + "<p>The glossary body itself.</p>",
+        None,
+    )
+    return Emulator(site), made

@@ -36,7 +36,17 @@ def _ids(emulator: Emulator) -> dict[str, str]:
     labelled = next(c for c in site.contents.values() if c.labels)
     post = next(c for c in site.contents.values() if c.title == "Release 2.0 is out")
     labelled_post = next(c for c in site.contents.values() if c.kind == "blogpost" and c.labels)
+    nodes = {
+        kind: site.add_content(docs, f"A {kind}", docs.homepage_id, kind=kind).id
+        for kind in ("whiteboard", "database")
+    }
+    embed = site.add_content(
+        docs, "Status", docs.homepage_id, kind="embed", embed_url="https://status.example.com/"
+    )
+    site.add_content(docs, "Under the whiteboard", nodes["whiteboard"])
     return {
+        **nodes,
+        "embed": embed.id,
         "post": post.id,
         "post_label": site.label_ids[labelled_post.labels[0]],
         "space": docs.id,
@@ -68,6 +78,14 @@ ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/folders/{folder}/direct-children", {}),
     ("/folders/{folder}/descendants", {}),
     ("/folders/{folder}/ancestors", {}),
+    ("/whiteboards/{whiteboard}", {}),
+    ("/whiteboards/{whiteboard}/direct-children", {}),
+    ("/whiteboards/{whiteboard}/descendants", {}),
+    ("/whiteboards/{whiteboard}/ancestors", {}),
+    ("/databases/{database}", {}),
+    ("/databases/{database}/ancestors", {}),
+    ("/embeds/{embed}", {}),
+    ("/embeds/{embed}/ancestors", {}),
     ("/pages/{gallery}/attachments", {}),
     ("/pages/{gallery}/attachments", {"mediaType": "image/png", "filename": "architecture.png"}),
     ("/pages/{page}/labels", {}),

@@ -37,6 +37,13 @@ from .v1 import V1Routes, legacy_download
 V2_PREFIX = "/wiki/api/v2"
 PAGE_STATUSES = {"current", "archived", "deleted", "trashed"}
 BLOGPOST_STATUSES = {"current", "deleted", "trashed"}
+# the routes of the content tree's nodes that are not pages, and their kinds
+NODE_ROUTES = {
+    "folders": "folder",
+    "whiteboards": "whiteboard",
+    "databases": "database",
+    "embeds": "embed",
+}
 LIST_BODY_FORMATS = {"storage", "atlas_doc_format"}
 SINGLE_BODY_FORMATS = LIST_BODY_FORMATS | {
     "view",
@@ -348,10 +355,16 @@ class _V2Routes:
             ("/pages/{id:int}/ancestors", self.ancestors),
             ("/pages/{id:int}/attachments", self.attachments),
             ("/pages/{id:int}/labels", self.page_labels),
-            ("/folders/{id:int}", self.folder),
-            ("/folders/{id:int}/direct-children", self.direct_children),
-            ("/folders/{id:int}/descendants", self.descendants),
-            ("/folders/{id:int}/ancestors", self.ancestors),
+            *(
+                (f"/{route}{suffix}", handler)
+                for route in NODE_ROUTES
+                for suffix, handler in (
+                    ("/{id:int}", self.node),
+                    ("/{id:int}/direct-children", self.direct_children),
+                    ("/{id:int}/descendants", self.descendants),
+                    ("/{id:int}/ancestors", self.ancestors),
+                )
+            ),
             ("/labels/{id:int}/pages", self.label_pages),
             ("/spaces/{id:int}/blogposts", self.space_blogposts),
             ("/blogposts", self.blogposts),
@@ -651,7 +664,7 @@ class _V2Routes:
         if page.status not in statuses:
             raise ApiError(404, "Page not found")
         body_format = self._body_format(request, SINGLE_BODY_FORMATS)
-        payload = views.page_json(page, self.site, body_format)
+        payload = views.page_json(page, self.site, body_format, caller.account_id)
         if request.query_params.get("include-labels") == "true":
             labels = [views.label_json(name, self.site) for name in page.labels[:50]]
             payload["labels"] = {
@@ -661,13 +674,15 @@ class _V2Routes:
             }
         return self._single(payload)
 
-    def folder(self, request: Request, caller: Caller) -> Response:
-        folder = self._visible(str(request.path_params["id"]), caller, "folder")
-        return self._single(views.folder_json(folder, self.site))
+    def node(self, request: Request, caller: Caller) -> Response:
+        """A folder, whiteboard, database or embed: a tree node of its route's kind only."""
+        kind = NODE_ROUTES[request.url.path.split("/")[-2]]
+        found = self._visible(str(request.path_params["id"]), caller, kind)
+        return self._single(views.node_json(found, self.site))
 
     def _container(self, request: Request, caller: Caller) -> Content:
-        kind = "folder" if request.url.path.split("/")[-3] == "folders" else "page"
-        return self._visible(str(request.path_params["id"]), caller, kind)
+        route = request.url.path.split("/")[-3]
+        return self._visible(str(request.path_params["id"]), caller, NODE_ROUTES.get(route, "page"))
 
     def children(self, request: Request, caller: Caller) -> Response:
         parent = self._container(request, caller)

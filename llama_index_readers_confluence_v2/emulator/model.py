@@ -75,7 +75,9 @@ ROLE_MODES = ("PRE_ROLES", "ROLES_TRANSITION", "ROLES")
 
 @dataclass(slots=True)
 class Content:
-    """A page or a folder (folders share the page id space and tree)."""
+    """A page, blog post, or a node of the content tree that is not a page: a folder,
+    whiteboard, database or embed (a Smart Link placed in the tree). Tree nodes share the page
+    id space and tree; an embed points at `embed_url`."""
 
     id: str
     kind: str
@@ -93,6 +95,7 @@ class Content:
     labels: tuple[str, ...] = ()
     restricted_to: frozenset[str] | None = None  # the own read restriction's users
     restricted_groups: frozenset[str] | None = None  # ... and its groups (ids)
+    embed_url: str = ""  # an embed's target (a Smart Link)
 
 
 @dataclass(slots=True)
@@ -244,6 +247,7 @@ class Site:
         body: str | None = None,
         labels: tuple[str, ...] = (),
         author_id: str = "",
+        embed_url: str = "",
     ) -> Content:
         content_id = content_id or self.new_id()
         parent = self.contents.get(parent_id) if parent_id else None
@@ -268,6 +272,7 @@ class Site:
             author_id=author_id or space.author_id,
             body=body,
             labels=labels,
+            embed_url=embed_url,
         )
         self.contents[content_id] = content
         siblings.append(content_id)

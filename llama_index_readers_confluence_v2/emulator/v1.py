@@ -22,6 +22,7 @@ from . import cql, views
 from .api import ApiError, Gate, error_response
 from .model import Content
 from .permissions import expanded_restrictions
+from .transclusion import expanded
 
 V1 = "/wiki/rest/api"
 V1_MAX_LIMIT = 100
@@ -70,12 +71,15 @@ class V1Routes:
 
         return endpoint
 
-    def _content(self, content: Content, expand: str) -> dict[str, Any]:
+    def _content(
+        self, content: Content, expand: str, account_id: str | None = None
+    ) -> dict[str, Any]:
         space = self.site.spaces[content.space_id]
         body: dict[str, Any] = {}
         if "body.export_view" in expand:
+            rendered = expanded(self.site.body_of(content), self.site, content, account_id)
             body["export_view"] = {
-                "value": views.view_of(self.site.body_of(content)),
+                "value": views.view_of(rendered),
                 "representation": "export_view",
             }
         if "body.storage" in expand:
@@ -191,7 +195,7 @@ class V1Routes:
         ]
         start, limit = self._window(request, 25)
         window = pages[start : start + limit + 1]
-        items = [self._content(page, expand) for page in window[:limit]]
+        items = [self._content(page, expand, account_id) for page in window[:limit]]
         padded: list[dict[str, Any]] = [{}] * start + items + ([{}] if len(window) > limit else [])
         return self._page(request, padded, start, limit)
 
@@ -199,7 +203,8 @@ class V1Routes:
         content = self.site.contents.get(str(request.path_params["id"]))
         if content is None or not self.site.visible(content, account_id):
             return JSONResponse({"statusCode": 404, "message": "No content found with id"}, 404)
-        return JSONResponse(self._content(content, request.query_params.get("expand", "")))
+        expand = request.query_params.get("expand", "")
+        return JSONResponse(self._content(content, expand, account_id))
 
     def _children(self, request: Request, account_id: str | None, kind: str) -> Response:
         parent = self.site.contents.get(str(request.path_params["id"]))

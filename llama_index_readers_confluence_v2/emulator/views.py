@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from ..urls import id_to_tiny
 from .model import Attachment, Content, Site, Space
+from .transclusion import expanded
 
 
 def slug(title: str) -> str:
@@ -77,7 +78,9 @@ def blogpost_json(post: Content, site: Site, body_format: str | None) -> dict[st
     }
 
 
-def page_json(page: Content, site: Site, body_format: str | None) -> dict[str, Any]:
+def page_json(
+    page: Content, site: Site, body_format: str | None, account_id: str | None = None
+) -> dict[str, Any]:
     space = site.spaces[page.space_id]
     return _without_none_parent(
         {
@@ -96,7 +99,7 @@ def page_json(page: Content, site: Site, body_format: str | None) -> dict[str, A
                 **version_json(page.version, page.modified_at, page.author_id),
                 "ncsStepVersion": str(page.version),  # seen in real responses, not in the spec
             },
-            "body": body_json(page, site, body_format),
+            "body": body_json(page, site, body_format, account_id),
             "_links": {
                 "webui": page_webui(page, space),
                 "editui": f"/pages/resumedraft.action?draftId={page.id}",
@@ -115,7 +118,11 @@ def _without_none_parent(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def body_json(page: Content, site: Site, body_format: str | None) -> dict[str, Any]:
+def body_json(
+    page: Content, site: Site, body_format: str | None, account_id: str | None = None
+) -> dict[str, Any]:
+    """The body in the format asked for; a rendered one (view, export_view...) as `account_id`
+    sees it, included pages expanded (transclusion.py)."""
     if not body_format:
         return {}
     storage = site.body_of(page)
@@ -124,7 +131,7 @@ def body_json(page: Content, site: Site, body_format: str | None) -> dict[str, A
     elif body_format == "atlas_doc_format":
         value = json.dumps(adf_of(storage))
     else:
-        value = view_of(storage)
+        value = view_of(expanded(storage, site, page, account_id))
     return {body_format: {"representation": body_format, "value": value}}
 
 
@@ -145,12 +152,16 @@ def view_of(storage: str) -> str:
     return re.sub(r"</?(?:ac|ri):[^>]*>", "", without_cdata)
 
 
-def folder_json(folder: Content, site: Site) -> dict[str, Any]:
+def node_json(folder: Content, site: Site) -> dict[str, Any]:
+    """A tree node that is not a page (FolderSingle, WhiteboardSingle, DatabaseSingle,
+    SmartLinkSingle: the same fields, an embed adds `embedUrl`)."""
     space = site.spaces[folder.space_id]
+    shown = {"embedUrl": folder.embed_url} if folder.kind == "embed" else {}
     return _without_none_parent(
         {
+            **shown,
             "id": folder.id,
-            "type": "folder",
+            "type": folder.kind,
             "status": folder.status,
             "title": folder.title,
             "parentId": folder.parent_id,
@@ -158,10 +169,13 @@ def folder_json(folder: Content, site: Site) -> dict[str, Any]:
             "position": folder.position,
             "authorId": folder.author_id,
             "ownerId": folder.author_id,
-            "createdAt": _epoch_ms(folder.created_at),  # folders: epoch milliseconds (real)
+            # folders: epoch milliseconds (a real capture); the other kinds as the spec says
+            "createdAt": _epoch_ms(folder.created_at)
+            if folder.kind == "folder"
+            else folder.created_at,
             "spaceId": folder.space_id,
             "version": version_json(folder.version, folder.modified_at, folder.author_id),
-            "_links": {"webui": f"/spaces/{quote(space.key)}/folder/{folder.id}"},
+            "_links": {"webui": f"/spaces/{quote(space.key)}/{folder.kind}/{folder.id}"},
         }
     )
 
