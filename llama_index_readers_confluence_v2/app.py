@@ -13,15 +13,16 @@ What a user typed is told apart in one place, `urls.classify` (and `urls.typed_k
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import BadArgumentError
+from .errors import BadArgumentError, TransportError
 from .routes import NODE_KINDS
-from .urls import InstanceSelection, blog_post_url, classify, typed_kind
+from .urls import InstanceSelection, blog_post_url, check_scheme, classify, typed_kind
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without loading the reader
     from .browse import PageTree, SpaceSummary
@@ -29,7 +30,9 @@ if TYPE_CHECKING:  # imported where used: the CLI starts without loading the rea
     from .reader import ConfluenceReader
     from .sync import SyncTarget
 
+T = TypeVar("T")
 DEFAULT_COLLECTION = "confluence.sqlite"
+H2OGPTE_CONNECT_SECONDS = 30.0  # the h2ogpte client has no timeout of its own
 KINDS = ("space", *NODE_KINDS, "page", "blogpost")
 
 
@@ -130,6 +133,8 @@ class TargetChoice:
     def __post_init__(self) -> None:
         if self.h2ogpte_address and not (self.collection_id and self.api_key):
             raise BadArgumentError("h2oGPTe needs its address, a collection id and an API key")
+        if self.h2ogpte_address:  # the API key goes there: https, as everywhere in the package
+            check_scheme(self.h2ogpte_address, "the h2oGPTe address")
 
     @property
     def description(self) -> str:
@@ -141,10 +146,29 @@ class TargetChoice:
         if self.h2ogpte_address:
             from .sinks.h2ogpte import AudienceCollections, H2OGPTeCollection, require_h2ogpte
 
-            client = require_h2ogpte().H2OGPTE(address=self.h2ogpte_address, api_key=self.api_key)
+            client = _within(
+                H2OGPTE_CONNECT_SECONDS,
+                lambda: require_h2ogpte().H2OGPTE(
+                    address=self.h2ogpte_address, api_key=self.api_key
+                ),
+                f"h2oGPTe at {self.h2ogpte_address} did not answer within "
+                f"{H2OGPTE_CONNECT_SECONDS:.0f} s; check the address",
+            )
             if self.split_by_audience:
                 return AudienceCollections(client, str(self.collection_id))
             return H2OGPTeCollection(client, str(self.collection_id))
         from .sinks import LocalCollection
 
         return LocalCollection(Path(self.collection_path or DEFAULT_COLLECTION).expanduser())
+
+
+def _within(seconds: float, work: Callable[[], T], why: str) -> T:
+    """`work()` in a thread of its own, given up on (TransportError) after `seconds`: a server
+    that accepts connections and never answers does not hold the caller."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="connect")
+    try:
+        return pool.submit(work).result(timeout=seconds)
+    except concurrent.futures.TimeoutError:
+        raise TransportError(why) from None
+    finally:
+        pool.shutdown(wait=False)

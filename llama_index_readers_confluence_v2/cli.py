@@ -180,12 +180,14 @@ def demo(pages: int, space: str, target: str | None) -> None:
 def ui(obj: dict[str, Any], port: int, no_open: bool, collection_path: str, demo: bool) -> None:
     """The browse-and-pick screen in your browser: pick a credential, browse, tick pages and
     folders, add them to a collection, search it. Ctrl-C stops it."""
+    import signal
     import threading
     import webbrowser
 
     from .webui import INSTALL_HINT, running
 
     options = _endpoints(obj)
+    signal.signal(signal.SIGTERM, _interrupted)  # cleaned up as on Ctrl-C (the demo's store)
     with contextlib.ExitStack() as stack:
         store, address = _store(obj), ""
         if demo:
@@ -204,6 +206,10 @@ def ui(obj: dict[str, Any], port: int, no_open: bool, collection_path: str, demo
             threading.Event().wait()
         except KeyboardInterrupt:
             click.echo("stopped")
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _demo_site(stack: contextlib.ExitStack) -> tuple[Any, str, dict[str, Any]]:

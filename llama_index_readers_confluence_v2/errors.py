@@ -5,7 +5,8 @@
     ConfluenceError
     ├── BadArgumentError       arguments that cannot work (also a ValueError)
     │   ├── BadURLError        a URL that is not a Confluence URL of this site
-    │   └── UnknownArgumentError  a keyword the call does not take (also a TypeError)
+    │   ├── UnknownArgumentError  a keyword the call does not take (also a TypeError)
+    │   └── BodyTooLarge       a request to the import screen over its size limit
     ├── AuthError              credentials missing, wrong, expired or revoked
     ├── PermissionDeniedError  the credentials work but may not read this
     ├── NotFoundError          a page, folder or space that does not exist (or is hidden)
@@ -110,3 +111,7 @@ class RequestRefusedError(ConfluenceError):
 class AudienceUnknown(ConfluenceError):
     """Who may read a page cannot be learnt (an ancestor or a space whose grants cannot be
     read); the page is imported marked restricted with nobody named, and reported."""
+
+
+class BodyTooLarge(BadArgumentError):
+    """A request to the import screen (`confluence-v2 ui`) larger than it takes."""

@@ -76,6 +76,13 @@ def page(browser: Browser, screen: str) -> Iterator[Page]:
     context.close()
 
 
+def session_of(page_html: str) -> dict[str, str]:
+    """The header the screen's own page sends with every request (its per-run secret)."""
+    found = re.search(r'<meta name="session" content="([^"]+)">', page_html)
+    assert found, "the page carries its session secret"
+    return {"X-Confluence-V2-Session": found[1]}
+
+
 def store_demo_token(store: CredentialStore, site: Emulator, name: str = "demo") -> None:
     account = site.user()
     store.save(name, ConfluenceCredential(account.email, account.api_token), site=site.base_url)
@@ -276,7 +283,9 @@ def test_the_command_serves_the_screen_until_stopped(tmp_path: Path) -> None:
         assert url.startswith("http://127.0.0.1:") and "?token=" in url
         with httpx.Client(follow_redirects=True) as client:
             opened = client.get(url)
-            spaces = client.get(url.split("/?", 1)[0] + "/api/credentials")
+            spaces = client.get(
+                url.split("/?", 1)[0] + "/api/credentials", headers=session_of(opened.text)
+            )
         assert opened.status_code == 200 and "Import from Confluence" in opened.text
         assert [c["id"] for c in spaces.json()["credentials"]] == ["demo"]
         assert "api_token" not in spaces.text and "token" not in spaces.json()["credentials"][0]

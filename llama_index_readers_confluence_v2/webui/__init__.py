@@ -28,19 +28,24 @@ def running(
     the address to open, with this run's token in it."""
     try:
         from ..serving import serve_app
-        from .app import Settings, create_app, host_guard
+        from .app import Settings, create_app, host_guard, secured
     except ImportError as error:
         raise ImportError(INSTALL_HINT) from error
-    token = secrets.token_urlsafe(24)
     settings = Settings(
-        store, token, Path(collection).expanduser(), dict(reader_options or {}), address=address
+        store,
+        secrets.token_urlsafe(24),
+        Path(collection).expanduser().absolute(),
+        session=secrets.token_urlsafe(24),
+        reader_options=dict(reader_options or {}),
+        address=address,
     )
     hosts: set[str] = set()
-    with serve_app(host_guard(create_app(settings), hosts), 1, port=port) as (origin,):
+    app = secured(host_guard(create_app(settings), hosts))
+    with serve_app(app, 1, port=port) as (origin,):
         bound = origin.rsplit(":", 1)[1]
         settings.origins |= {f"http://127.0.0.1:{bound}", f"http://localhost:{bound}"}
         hosts |= {f"127.0.0.1:{bound}", f"localhost:{bound}"}
-        yield f"{origin}/?token={token}"
+        yield f"{origin}/?token={settings.token}"
 
 
 __all__ = ["INSTALL_HINT", "running"]

@@ -1,10 +1,21 @@
 """The browse-and-pick screen: a local web app over the library (starlette, served by uvicorn).
 
-Safe on a shared machine: it listens on loopback only; the address it prints carries a random
-per-run token, exchanged on first visit for a strict same-site cookie, and every other request
-needs that cookie; a request whose `Host` is not the app's own (DNS rebinding) or whose `Origin`
-or `Sec-Fetch-Site` says another site sent it is refused. Secrets typed into the page go to the
-credential store and are never sent back or logged.
+Safe on a shared machine, and against other pages in the same browser:
+- it listens on loopback only, and refuses a request whose `Host` is not its own (DNS
+  rebinding);
+- the address it prints carries a random per-run token, exchanged on first visit for a strict
+  same-site cookie; the page it then serves holds a second per-run secret, which every API
+  request (GET included) must send in the `X-Confluence-V2-Session` header. A page on another
+  origin (another loopback port is the same site, so the browser sends it our cookie) can
+  neither read that secret nor send a custom header without a preflight the app does not
+  answer; a request whose `Origin` or `Sec-Fetch-Site` says another origin sent it is refused;
+- collections are files in the folder the screen was started with (`--to`), named on the page by
+  file name only: nothing the page sends can choose where a file is created or opened;
+- request bodies are JSON objects (the exact media type), at most 64 KiB, each field of the type
+  it should be; anything else is a 4xx saying what is wrong;
+- every answer forbids framing, inline scripts and referrers (CSP, X-Frame-Options,
+  Referrer-Policy, nosniff).
+Secrets typed into the page go to the credential store and are never sent back or logged.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from ..app import TargetChoice, browse, load_calls, reader_for
 from ..browse import PageNode, PageTree
 from ..credential_store import CredentialStore
 from ..credentials import ConfluenceCredential
-from ..errors import BadArgumentError, ConfluenceError
+from ..errors import BadArgumentError, BodyTooLarge, ConfluenceError
 from ..reader import ConfluenceReader
 from ..signin import DEFAULT_REDIRECT_URI
 from ..urls import normalize_base_url
@@ -37,7 +48,22 @@ from .signins import SignIns
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "confluence_v2_ui"
+SESSION_HEADER = "x-confluence-v2-session"
+MAX_BODY = 64 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        b"frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
 
 
 @dataclass
@@ -46,7 +72,8 @@ class Settings:
 
     store: CredentialStore
     token: str
-    collection: Path
+    collection: Path  # the default collection; the page names others in its folder only
+    session: str = ""  # the per-run secret the page sends in SESSION_HEADER
     reader_options: dict[str, Any] = field(default_factory=dict)
     origins: set[str] = field(default_factory=set)  # e.g. http://127.0.0.1:8123, set by serve
     address: str = ""  # the address field's first value
@@ -73,7 +100,9 @@ class Screen:
         if not self._signed(request):
             return _refused("open the address the app printed (it carries a one-run token)")
         page = (STATIC / "index.html").read_text()
-        page = page.replace("{{collection}}", html.escape(str(self.settings.collection)))
+        page = page.replace("{{session}}", html.escape(self.settings.session))
+        page = page.replace("{{folder}}", html.escape(str(self.settings.collection.parent)))
+        page = page.replace("{{collection}}", html.escape(self.settings.collection.name))
         page = page.replace("{{address}}", html.escape(self.settings.address))
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
@@ -84,10 +113,15 @@ class Screen:
         async def checked(request: Request) -> Response:
             if not self._signed(request):
                 return _refused("not signed in to this run of the app")
-            if request.method != "GET" and not self._same_origin(request):
-                return _refused("cross-site requests are refused")
+            if not self._same_origin(request):
+                return _refused("requests from another origin are refused")
+            sent = request.headers.get(SESSION_HEADER, "")
+            if not hmac.compare_digest(sent, self.settings.session):
+                return _refused("send this run's session header (the app's own page does)")
             try:
                 return await handler(request)
+            except BodyTooLarge as error:
+                return JSONResponse({"error": str(error)}, 413)
             except (ConfluenceError, OSError, ValueError) as error:
                 return JSONResponse({"error": " ".join(str(error).split())}, 400)
 
@@ -98,6 +132,24 @@ class Screen:
             return False
         origin = request.headers.get("origin")
         return origin is None or origin in self.settings.origins
+
+    def _collection(self, name: object) -> Path:
+        """A collection file the page names: the default one, or a file name in its folder
+        (where the screen was started); no other place, so a page cannot choose where files
+        are created or opened."""
+        default = self.settings.collection
+        if name is None or name == "" or name == default.name or name == str(default):
+            return default
+        if not isinstance(name, str):
+            raise BadArgumentError("the collection is a file name such as wiki.sqlite")
+        text = name.strip()
+        plain = text and "/" not in text and "\\" not in text and not text.startswith(".")
+        if not plain or "\x00" in text:
+            raise BadArgumentError(
+                f"{text!r}: the screen keeps collections in {default.parent}, so give a file "
+                "name such as wiki.sqlite (start `confluence-v2 ui --to PATH` for another folder)"
+            )
+        return default.parent / (text if text.endswith(".sqlite") else f"{text}.sqlite")
 
     # ---- credentials --------------------------------------------------------------------------
 
@@ -112,10 +164,10 @@ class Screen:
 
     async def add_token(self, request: Request) -> Response:
         body = await _json(request)
-        credential_id = str(body.get("id") or "").strip()
-        site = str(body.get("site") or "").strip()
-        email = str(body.get("email") or "").strip()
-        token = str(body.get("token") or "").strip()
+        credential_id = _text(body, "id")
+        site = _text(body, "site")
+        email = _text(body, "email")
+        token = _text(body, "token")
         if not (credential_id and site and email and token):
             raise BadArgumentError(
                 "an API token needs a name, the site address, your e-mail and the token"
@@ -126,13 +178,11 @@ class Screen:
 
     async def start_sign_in(self, request: Request) -> Response:
         body = await _json(request)
-        name, client_id, secret = (
-            str(body.get(key) or "").strip() for key in ("id", "client_id", "client_secret")
-        )
+        name, client_id, secret = (_text(body, key) for key in ("id", "client_id", "client_secret"))
         if not (name and client_id and secret):
             raise BadArgumentError("OAuth sign-in needs a name, your app's client id and secret")
-        redirect = str(body.get("redirect_uri") or DEFAULT_REDIRECT_URI).strip()
-        site = str(body.get("site") or "").strip() or None
+        redirect = _text(body, "redirect_uri") or DEFAULT_REDIRECT_URI
+        site = _text(body, "site") or None
         ticket = self.signins.start(name, client_id, secret, redirect, site)
         return JSONResponse({"sign_in": ticket})
 
@@ -155,8 +205,8 @@ class Screen:
 
     async def browse(self, request: Request) -> Response:
         body = await _json(request)
-        credential_id = str(body.get("credential") or "")
-        address = str(body.get("url") or "").strip()
+        credential_id = _text(body, "credential")
+        address = _text(body, "url")
         reader = self._reader(credential_id)
         if not address:
             raise BadArgumentError("enter a site, space or page address, or a space key")
@@ -165,7 +215,7 @@ class Screen:
                 reader,
                 address,
                 personal=bool(body.get("personal")),
-                keywords=str(body.get("filter") or ""),
+                keywords=_text(body, "filter"),
                 one_level=True,
             )
         )
@@ -180,8 +230,8 @@ class Screen:
     async def children(self, request: Request) -> Response:
         """What is right under a node the page opens, read then (a level at a time)."""
         body = await _json(request)
-        reader = self._reader(str(body.get("credential") or ""))
-        node_id, kind = str(body.get("id") or ""), str(body.get("kind") or "")
+        reader = self._reader(_text(body, "credential"))
+        node_id, kind = _text(body, "id"), _text(body, "kind")
         if kind == "space":
             tree = await asyncio.to_thread(lambda: reader.browse(node_id, one_level=True))
             return JSONResponse({"nodes": _nodes_of(tree)})
@@ -192,20 +242,26 @@ class Screen:
 
     async def start_import(self, request: Request) -> Response:
         body = await _json(request)
-        reader = self._reader(str(body.get("credential") or ""))
-        calls = load_calls(picks_of(body.get("picks") or []), reader.base_url)
-        target = self._target(body.get("target") or {})
-        job_id = self.jobs.start(reader, target.open, calls, body.get("options") or {})
+        reader = self._reader(_text(body, "credential"))
+        picks = _of_type(body, "picks", list, "a list of ticked nodes", [])
+        if not all(isinstance(pick, dict) for pick in picks):
+            raise BadArgumentError('"picks" holds objects: {"kind": "page", "id": "123"}')
+        calls = load_calls(picks_of(picks), reader.base_url)
+        target = self._target(_of_type(body, "target", dict, "an object", {}))
+        options = _of_type(body, "options", dict, "an object of true/false options", {})
+        job_id = self.jobs.start(reader, target.open, calls, options)
         return JSONResponse({"job": job_id})
 
     def _target(self, chosen: dict[str, Any]) -> TargetChoice:
         if chosen.get("kind") == "h2ogpte":
             return TargetChoice(
-                h2ogpte_address=str(chosen.get("address") or ""),
-                collection_id=str(chosen.get("collection") or ""),
-                api_key=str(chosen.get("api_key") or ""),
+                h2ogpte_address=_text(chosen, "address"),
+                collection_id=_text(chosen, "collection"),
+                api_key=_text(chosen, "api_key"),
             )
-        return TargetChoice(str(chosen.get("path") or self.settings.collection))
+        if chosen.get("kind") not in (None, "local"):
+            raise BadArgumentError('the target "kind" is "local" or "h2ogpte"')
+        return TargetChoice(self._collection(chosen.get("path")))
 
     async def job(self, request: Request) -> Response:
         found = self.jobs.progress(request.path_params["job"])
@@ -217,9 +273,9 @@ class Screen:
         from ..sinks import LocalCollection
 
         query = request.query_params.get("q", "")
-        path = Path(request.query_params.get("path") or self.settings.collection).expanduser()
-        if not path.exists():
-            raise BadArgumentError(f"nothing imported into {path} yet")
+        path = self._collection(request.query_params.get("path"))
+        if not path.is_file():
+            raise BadArgumentError(f"nothing imported into {path.name} yet")
         with LocalCollection(path) as collection:
             hits = collection.search(query, limit=20)
         return JSONResponse(
@@ -291,15 +347,56 @@ def host_guard(app: Starlette, hosts: set[str]) -> Callable[..., Awaitable[None]
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    if "application/json" not in request.headers.get("content-type", ""):
-        raise BadArgumentError("send JSON")
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise BadArgumentError("send JSON (Content-Type: application/json)")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise BodyTooLarge(f"a request body holds at most {MAX_BODY} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise BodyTooLarge(f"a request body holds at most {MAX_BODY} bytes")
     try:
-        body = json.loads(await request.body())
+        body = json.loads(raw)
     except ValueError:
-        raise BadArgumentError("send JSON") from None
+        raise BadArgumentError("send JSON: the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadArgumentError("send a JSON object")
     return body
+
+
+def _of_type(body: dict[str, Any], key: str, kind: type, what: str, default: Any) -> Any:
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise BadArgumentError(f'"{key}" must be {what}, not {type(value).__name__}')
+    return value
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadArgumentError(f'"{key}" must be text, not {type(value).__name__}')
+    return value.strip()
+
+
+def secured(app: Any) -> Callable[..., Awaitable[None]]:
+    """Every answer with the headers a local app should send (SECURITY_HEADERS)."""
+
+    async def with_headers(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await app(scope, receive, sending if scope["type"] == "http" else send)
+
+    return with_headers
 
 
 def _refused(why: str) -> Response:

@@ -3,10 +3,14 @@
 
 const $ = (selector) => document.querySelector(selector);
 
+// this run's session secret: sent with every request; a page of another origin cannot read it
+const SESSION = document.querySelector('meta[name="session"]').content;
+
 async function call(path, body) {
-  const options = body === undefined ? {} : {
+  const headers = { "X-Confluence-V2-Session": SESSION };
+  const options = body === undefined ? { headers } : {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { ...headers, "Content-Type": "application/json" },
     body: JSON.stringify(body),
   };
   const response = await fetch(path, { credentials: "same-origin", ...options });
