@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import BadArgumentError, TransportError
-from .routes import NODE_KINDS
+from .routes import NODE_KINDS, V2
 from .urls import InstanceSelection, blog_post_url, check_scheme, classify, typed_kind
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without loading the reader
     from .browse import PageTree, SpaceSummary
     from .credential_store import CredentialStore
+    from .credentials import Credential
     from .reader import ConfluenceReader
     from .sync import SyncTarget
 
@@ -60,6 +61,21 @@ def reader_for(
             site, credential_id=credential_id, credential_store=store, **options
         )
     return ConfluenceReader(configured or typed, **options)
+
+
+def check_credential(site: str, credential: Credential, **options: Any) -> None:
+    """Ask Confluence whether it takes this credential (one small request), before it is
+    stored: a refused one raises AuthError."""
+    from .bridge import run_sync
+    from .reader import ConfluenceReader
+
+    reader = ConfluenceReader(site, credentials=credential, **options)
+
+    async def ask() -> None:
+        async with reader.client() as client:
+            await client.get_json(f"{V2}/spaces", {"limit": 1})
+
+    run_sync(ask)
 
 
 def names_the_site(reader: ConfluenceReader, address: str) -> bool:

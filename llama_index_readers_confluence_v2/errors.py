@@ -6,7 +6,8 @@
     ├── BadArgumentError       arguments that cannot work (also a ValueError)
     │   ├── BadURLError        a URL that is not a Confluence URL of this site
     │   ├── UnknownArgumentError  a keyword the call does not take (also a TypeError)
-    │   └── BodyTooLarge       a request to the import screen over its size limit
+    │   ├── BodyTooLarge       a request to the import screen over its size limit
+    │   └── ImportRunning      the screen: an import into that collection is running already
     ├── AuthError              credentials missing, wrong, expired or revoked
     ├── PermissionDeniedError  the credentials work but may not read this
     ├── NotFoundError          a page, folder or space that does not exist (or is hidden)
@@ -18,7 +19,8 @@
     ├── H2OGPTeIngestError     h2oGPTe did not ingest what was sent
     ├── AudienceUnknown        who may read a page cannot be learnt (it is marked restricted)
     ├── RequestRefusedError    Confluence answered 400 (the message carries its reason)
-    └── InvalidRequestError    a request this package must never send (a bug: reported at once)
+    ├── InvalidRequestError    a request this package must never send (a bug: reported at once)
+    └── ImportCancelled        the screen: its user cancelled an import (it stops the run)
 
 Messages say what was asked and what to do; they never contain a secret.
 """
@@ -115,3 +117,11 @@ class AudienceUnknown(ConfluenceError):
 
 class BodyTooLarge(BadArgumentError):
     """A request to the import screen (`confluence-v2 ui`) larger than it takes."""
+
+
+class ImportRunning(BadArgumentError):
+    """The import screen: an import into that collection is running already."""
+
+
+class ImportCancelled(ConfluenceError):
+    """The import screen: its user cancelled the import; the run stops before its next write."""

@@ -10,6 +10,7 @@ import html
 import queue
 import secrets
 import threading
+import time
 import webbrowser
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,8 +80,10 @@ def login(
     open_browser: Callable[[str], object] = webbrowser.open,
     timeout: float = 300.0,
     verify: bool | str = True,
+    cancel: threading.Event | None = None,
 ) -> OAuthCredential:
-    """Sign in through the browser and return a credential for one site.
+    """Sign in through the browser and return a credential for one site (`cancel`, when set,
+    gives up waiting at once and frees the callback address).
 
     A one-shot server on the loopback `redirect_uri` (register it in the developer console)
     receives the code; `state` is checked; the code is exchanged with PKCE; the site comes from
@@ -91,7 +94,7 @@ def login(
     request = authorization_request(auth_server_url, client_id, redirect_uri, scopes)
     with _CallbackServer(redirect_uri) as callback:
         open_browser(request.url)
-        params = callback.wait(timeout)
+        params = callback.wait(timeout, cancel)
     grant = {
         "grant_type": "authorization_code",
         "client_id": client_id,
@@ -141,6 +144,10 @@ CLOSE_TAB_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{tit
 <body style="font-family: sans-serif; margin: 3em"><h1>{title}</h1><p>{message}</p></body></html>"""
 
 
+class _ReusingServer(HTTPServer):
+    allow_reuse_address = True  # a retry right after a sign-in ends binds the same port
+
+
 class _CallbackServer:
     """Serves the redirect URI on loopback until one answer (code or error) arrives."""
 
@@ -155,7 +162,7 @@ class _CallbackServer:
         self.answers: queue.Queue[dict[str, str]] = queue.Queue()
         handler = self._handler()
         try:
-            self.server = HTTPServer((parts.hostname, parts.port or 80), handler)
+            self.server = _ReusingServer((parts.hostname, parts.port or 80), handler)
         except OSError as exc:
             raise ConfluenceError(
                 f"cannot listen on {parts.hostname}:{parts.port} for the sign-in answer: {exc}"
@@ -203,10 +210,15 @@ class _CallbackServer:
         self.server.server_close()
         self.thread.join(5)
 
-    def wait(self, timeout: float) -> dict[str, str]:
-        try:
-            return self.answers.get(timeout=timeout)
-        except queue.Empty:
-            raise AuthError(
-                f"no sign-in answer arrived within {timeout:.0f} seconds; try again"
-            ) from None
+    def wait(self, timeout: float, cancel: threading.Event | None = None) -> dict[str, str]:
+        """The answer; given up on after `timeout`, or at once when `cancel` is set (a new
+        sign-in on the same address replaces this one)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if cancel is not None and cancel.is_set():
+                raise AuthError("the sign-in was replaced by a new one")
+            try:
+                return self.answers.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                continue
+        raise AuthError(f"no sign-in answer arrived within {timeout:.0f} seconds; try again")

@@ -102,7 +102,7 @@ def test_from_an_empty_store_to_search_results(
     form.locator("[name=token]").fill(account.api_token)
     page.screenshot(path=shots / "1-add-token.png")
     form.locator("button").click()
-    expect(page.locator("#message")).to_contain_text("Stored credential work")
+    expect(page.locator("#credential-message")).to_contain_text("Stored credential work")
     expect(page.locator("#credential")).to_have_value("work")
     assert [c.id for c in store.list()] == ["work"]
     assert account.api_token not in page.content()  # the secret is not sent back
@@ -122,8 +122,8 @@ def test_from_an_empty_store_to_search_results(
     page.screenshot(path=shots / "2-tree.png")
 
     page.locator("#add").click()
-    expect(page.locator("#summary")).to_contain_text("Done:", timeout=60_000)
-    expect(page.locator("#progress-line")).to_contain_text("Imported:")
+    expect(page.locator("#import-message")).to_contain_text("Done.", timeout=60_000)
+    expect(page.locator("#progress-line")).to_contain_text("wiki.sqlite: ")
     page.screenshot(path=shots / "3-imported.png")
     imported = int(page.locator("#progress-line").inner_text().split(": ")[1].split(" ")[0])
     assert imported > 10
@@ -210,8 +210,11 @@ def test_a_bad_address_and_a_refused_credential_are_shown(
     page.locator("#credential").select_option("stale")
     page.locator("#url").fill(site.base_url)
     page.locator("#browse").click()
-    expect(page.locator("#message")).to_contain_text("401")
-    assert "revoked-token" not in page.locator("#message").inner_text()
+    shown = page.locator("#message")
+    expect(shown).to_contain_text("refused the credentials of 'alice@example.com'")
+    expect(shown).to_contain_text("check the e-mail and the API token")
+    assert "user_name" not in shown.inner_text() and "scoped_token" not in shown.inner_text()
+    assert "revoked-token" not in shown.inner_text()
 
 
 class _EvilPage(BaseHTTPRequestHandler):
@@ -313,7 +316,7 @@ def test_sign_in_with_oauth_from_the_screen_then_browse(
         form.locator("button").click()
     consent = opened.value
     expect(consent.locator("h1")).to_have_text("Signed in to Confluence", timeout=20_000)
-    expect(page.locator("#message")).to_contain_text("stored credential work-oauth")
+    expect(page.locator("#credential-message")).to_contain_text("stored credential work-oauth")
     expect(page.locator("#credential")).to_have_value("work-oauth")
     assert [(c.id, c.kind) for c in store.list()] == [("work-oauth", "oauth")]
     assert app.client_secret not in page.content()
@@ -338,7 +341,7 @@ def test_an_import_into_h2ogpte_from_the_screen(
     page.locator("#h2o-collection").fill(collection_id)
     page.locator("#h2o-key").fill(h2o.api_key)
     page.locator("#add").click()
-    expect(page.locator("#summary")).to_contain_text("Done:", timeout=60_000)
+    expect(page.locator("#import-message")).to_contain_text("Done.", timeout=60_000)
     documents = h2o.documents_in(collection_id)
     assert len(documents) > 10 and all(d.name.endswith(".md") for d in documents)
     assert h2o.api_key not in page.locator("#progress").inner_text()  # never echoed back

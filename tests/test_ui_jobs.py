@@ -8,11 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from llama_index_readers_confluence_v2 import ImportRunning, sync
 from llama_index_readers_confluence_v2.emulator import Emulator
 from llama_index_readers_confluence_v2.sinks import LocalCollection
 from llama_index_readers_confluence_v2.webui.jobs import Jobs
 
 from .conftest import make_reader
+from .sites import current_ids
 
 
 class PausingCollection(LocalCollection):
@@ -54,7 +58,9 @@ def test_skipped_files_stay_counted_while_the_next_space_imports_and_one_summary
     collection = PausingCollection(tmp_path / "wiki.sqlite")
     jobs = Jobs()
     calls = [{"space_key": "DOCS"}, {"space_key": "ENG"}]
-    job_id = jobs.start(reader, lambda: collection, calls, {"include_attachments": True})
+    job_id = jobs.start(
+        reader, lambda: collection, "wiki.sqlite", calls, {"include_attachments": True}
+    )
     assert collection.paused.wait(60)
     during = jobs.progress(job_id)
     assert during is not None and during["state"] == "running"
@@ -66,5 +72,33 @@ def test_skipped_files_stay_counted_while_the_next_space_imports_and_one_summary
     assert done["skipped_count"] == during["skipped_count"] == len(done["skipped"])
     assert done["pages"] > during["pages"] and done["failed_count"] == 0
     # one summary for the whole import, not one per space
-    assert done["summary"].startswith(f"{done['pages']} added, 0 updated, ")
-    assert done["summary"].count(" added") == 1
+    assert done["counts"]["added"] == done["pages"] and done["counts"]["updated"] == 0
+    # skipped items are named by their page's title, not only its id
+    assert all(line.startswith("'") and "(page " in line for line in done["skipped"])
+
+
+def test_a_second_import_into_the_same_collection_waits_and_a_cancelled_one_stays_consistent(
+    tmp_path: Path,
+) -> None:
+    emulator = Emulator(pages=60)
+    reader = make_reader(emulator)
+    collection = PausingCollection(tmp_path / "wiki.sqlite")
+    jobs = Jobs()
+    calls = [{"space_key": "DOCS"}, {"space_key": "ENG"}]
+    job_id = jobs.start(reader, lambda: collection, "wiki.sqlite", calls, {})
+    assert collection.paused.wait(60)  # writing ENG's first page
+    with pytest.raises(ImportRunning, match=r"an import into wiki\.sqlite is running"):
+        jobs.start(reader, lambda: collection, "wiki.sqlite", calls, {})
+    assert [r["job"] for r in jobs.running()] == [job_id]  # what a reloaded page picks up
+    written = jobs.progress(job_id)["pages"]  # type: ignore[index]
+    assert jobs.cancel(job_id)
+    collection.go_on.set()
+    done = _wait_for(jobs, job_id)
+    # the page being written when it was cancelled is finished; no page after it
+    assert done["state"] == "cancelled" and done["pages"] == written + 1
+    with LocalCollection(tmp_path / "wiki.sqlite") as reopened:  # consistent: it syncs on
+        report = sync(make_reader(emulator), reopened, space_key="DOCS")
+        docs = len(current_ids(emulator, "DOCS"))  # DOCS was imported whole before the cancel
+        assert (report.added, report.updated, report.unchanged) == (0, 0, docs)
+        again = sync(make_reader(emulator), reopened, space_key="ENG")
+    assert again.added > 0 and not again.failures

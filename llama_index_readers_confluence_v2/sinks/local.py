@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,6 +280,19 @@ class LocalCollection:
             (terms, *params, int(limit)),
         ).fetchall()
         return [SearchHit(row[0], row[1], row[2], row[3], row[4], -float(row[5])) for row in rows]
+
+    def holding(self, page_ids: Iterable[str]) -> set[str]:
+        """Which of these pages (or blog posts) the collection holds."""
+        wanted = list(dict.fromkeys(page_ids))
+        held: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT id FROM documents WHERE kind = 'page' AND id IN ({marks})", batch
+            )
+            held |= {str(row[0]) for row in rows}
+        return held
 
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT kind, COUNT(*) FROM documents GROUP BY kind").fetchall()

@@ -24,6 +24,7 @@ import asyncio
 import hmac
 import html
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +36,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..app import TargetChoice, browse, load_calls, reader_for
+from ..app import TargetChoice, browse, check_credential, load_calls, reader_for
 from ..browse import PageNode, PageTree
 from ..credential_store import CredentialStore
 from ..credentials import ConfluenceCredential
-from ..errors import BadArgumentError, BodyTooLarge, ConfluenceError
+from ..errors import AuthError, BadArgumentError, BodyTooLarge, ConfluenceError, ImportRunning
 from ..reader import ConfluenceReader
 from ..signin import DEFAULT_REDIRECT_URI
 from ..urls import normalize_base_url
@@ -50,6 +51,7 @@ STATIC = Path(__file__).parent / "static"
 COOKIE = "confluence_v2_ui"
 SESSION_HEADER = "x-confluence-v2-session"
 MAX_BODY = 64 * 1024
+SEARCH_SHOWN = 20  # hits shown; the page says when there are more
 Handler = Callable[[Request], Awaitable[Response]]
 SECURITY_HEADERS = [
     (
@@ -122,6 +124,8 @@ class Screen:
                 return await handler(request)
             except BodyTooLarge as error:
                 return JSONResponse({"error": str(error)}, 413)
+            except AuthError as error:
+                return JSONResponse({"error": _in_screen_words(error)}, 400)
             except (ConfluenceError, OSError, ValueError) as error:
                 return JSONResponse({"error": " ".join(str(error).split())}, 400)
 
@@ -173,8 +177,30 @@ class Screen:
                 "an API token needs a name, the site address, your e-mail and the token"
             )
         credential = ConfluenceCredential(email, token, True if body.get("scoped") else None)
-        self.settings.store.save(credential_id, credential, site=normalize_base_url(site))
+        taken = credential_id in {c.id for c in self.settings.store.list()}
+        if taken and body.get("replace") is not True:
+            return JSONResponse(
+                {
+                    "error": f"a credential named {credential_id!r} is stored already: choose "
+                    "another name, or confirm that it should be replaced",
+                    "exists": credential_id,
+                },
+                409,
+            )
+        site = normalize_base_url(site)
+        try:
+            await asyncio.to_thread(
+                check_credential, site, credential, **self.settings.reader_options
+            )
+        except AuthError:
+            raise BadArgumentError(_refused_token(email, site)) from None
+        self.settings.store.save(credential_id, credential, site=site)
         return JSONResponse({"credentials": self._credential_list(), "added": credential_id})
+
+    async def delete_credential(self, request: Request) -> Response:
+        credential_id = request.path_params["credential"]
+        self.settings.store.delete(credential_id)
+        return JSONResponse({"credentials": self._credential_list(), "deleted": credential_id})
 
     async def start_sign_in(self, request: Request) -> Response:
         body = await _json(request)
@@ -215,7 +241,7 @@ class Screen:
                 reader,
                 address,
                 personal=bool(body.get("personal")),
-                keywords=_text(body, "filter"),
+                keywords=_text(body, "filter").replace(",", " ").split(),
                 one_level=True,
             )
         )
@@ -224,8 +250,9 @@ class Screen:
                 {"id": s.key, "title": f"{s.name} ({s.key})", "kind": "space", "children": True}
                 for s in shown
             ]
-            return JSONResponse({"title": f"{len(nodes)} spaces", "nodes": nodes})
-        return JSONResponse({"title": shown.title, "nodes": _nodes_of(shown)})
+            title = f"{len(nodes)} space{'' if len(nodes) == 1 else 's'}"
+            return JSONResponse({"title": title, "nodes": nodes, "all": "spaces"})
+        return JSONResponse({"title": shown.title, "nodes": self._marked(_nodes_of(shown))})
 
     async def children(self, request: Request) -> Response:
         """What is right under a node the page opens, read then (a level at a time)."""
@@ -234,9 +261,20 @@ class Screen:
         node_id, kind = _text(body, "id"), _text(body, "kind")
         if kind == "space":
             tree = await asyncio.to_thread(lambda: reader.browse(node_id, one_level=True))
-            return JSONResponse({"nodes": _nodes_of(tree)})
+            return JSONResponse({"nodes": self._marked(_nodes_of(tree))})
         below = await asyncio.to_thread(reader.level_below, node_id, kind)
-        return JSONResponse({"nodes": [_node(child) for child in below]})
+        return JSONResponse({"nodes": self._marked([_node(child) for child in below])})
+
+    def _marked(self, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Nodes the default collection holds already say so (`imported`)."""
+        from ..sinks import LocalCollection
+
+        path = self.settings.collection
+        if not path.is_file():
+            return nodes
+        with LocalCollection(path) as collection:
+            held = collection.holding(_ids_in(nodes))
+        return _with_marks(nodes, held)
 
     # ---- importing and searching --------------------------------------------------------------
 
@@ -249,8 +287,19 @@ class Screen:
         calls = load_calls(picks_of(picks), reader.base_url)
         target = self._target(_of_type(body, "target", dict, "an object", {}))
         options = _of_type(body, "options", dict, "an object of true/false options", {})
-        job_id = self.jobs.start(reader, target.open, calls, options)
+        try:
+            job_id = self.jobs.start(reader, target.open, target.description, calls, options)
+        except ImportRunning as running:
+            return JSONResponse({"error": str(running)}, 409)
         return JSONResponse({"job": job_id})
+
+    async def jobs_running(self, request: Request) -> Response:
+        return JSONResponse({"running": self.jobs.running()})
+
+    async def cancel_job(self, request: Request) -> Response:
+        if not self.jobs.cancel(request.path_params["job"]):
+            return JSONResponse({"error": "no such import"}, 404)
+        return JSONResponse({"cancelling": request.path_params["job"]})
 
     def _target(self, chosen: dict[str, Any]) -> TargetChoice:
         if chosen.get("kind") == "h2ogpte":
@@ -277,15 +326,58 @@ class Screen:
         if not path.is_file():
             raise BadArgumentError(f"nothing imported into {path.name} yet")
         with LocalCollection(path) as collection:
-            hits = collection.search(query, limit=20)
+            hits = collection.search(query, limit=SEARCH_SHOWN + 1)
         return JSONResponse(
             {
                 "hits": [
-                    {"title": h.title, "path": h.path, "url": h.url, "snippet": h.snippet}
-                    for h in hits
-                ]
+                    {"title": h.title, "path": h.path, "url": h.url, "snippet": _plain(h.snippet)}
+                    for h in hits[:SEARCH_SHOWN]
+                ],
+                "more": len(hits) > SEARCH_SHOWN,
             }
         )
+
+
+def _refused_token(email: str, site: str) -> str:
+    return (
+        f"Confluence refused this API token for {email} at {site}: check the e-mail and the "
+        "token (id.atlassian.com > Security > API tokens); a scoped token needs "
+        '"scoped token" ticked. Nothing was stored.'
+    )
+
+
+def _in_screen_words(error: AuthError) -> str:
+    """The library speaks its arguments (user_name, scoped_token=True); the screen its fields."""
+    text = " ".join(str(error).split())
+    if "Check user_name" in text:
+        return (
+            f"{text.split(' (HTTP', 1)[0]}: check the e-mail and the API token of this "
+            'credential (a scoped token needs "scoped token" ticked when it is added)'
+        )
+    return text
+
+
+def _plain(snippet: str) -> str:
+    """A search snippet without Markdown: link targets, emphasis and heading marks go."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", snippet)
+    text = re.sub(r"(^|\s)#{1,6}\s", r"\1", text)
+    text = re.sub(r"(\*\*|__|\*|`|~~)", "", text)
+    return " ".join(text.replace("\\", "").split())
+
+
+def _ids_in(nodes: list[dict[str, Any]]) -> list[str]:
+    return [i for node in nodes for i in (str(node["id"]), *_ids_in(node.get("nodes", [])))]
+
+
+def _with_marks(nodes: list[dict[str, Any]], held: set[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            **node,
+            "imported": str(node["id"]) in held,
+            **({"nodes": _with_marks(node["nodes"], held)} if "nodes" in node else {}),
+        }
+        for node in nodes
+    ]
 
 
 def _nodes_of(tree: PageTree) -> list[dict[str, Any]]:
@@ -316,12 +408,19 @@ def create_app(settings: Settings) -> Starlette:
             Route("/", screen.index),
             Route("/api/credentials", guard(screen.credentials)),
             Route("/api/credentials", guard(screen.add_token), methods=["POST"]),
+            Route(
+                "/api/credentials/{credential}/delete",
+                guard(screen.delete_credential),
+                methods=["POST"],
+            ),
             Route("/api/sign-in", guard(screen.start_sign_in), methods=["POST"]),
             Route("/api/sign-in/{ticket}", guard(screen.sign_in)),
             Route("/api/browse", guard(screen.browse), methods=["POST"]),
             Route("/api/children", guard(screen.children), methods=["POST"]),
             Route("/api/import", guard(screen.start_import), methods=["POST"]),
+            Route("/api/jobs", guard(screen.jobs_running)),
             Route("/api/jobs/{job}", guard(screen.job)),
+            Route("/api/jobs/{job}/cancel", guard(screen.cancel_job), methods=["POST"]),
             Route("/api/search", guard(screen.search)),
             Mount("/static", StaticFiles(directory=STATIC)),
         ],
@@ -350,8 +449,7 @@ async def _json(request: Request) -> dict[str, Any]:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise BadArgumentError("send JSON (Content-Type: application/json)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if _declared_length(request) > MAX_BODY:
         raise BodyTooLarge(f"a request body holds at most {MAX_BODY} bytes")
     raw = b""
     async for chunk in request.stream():
@@ -365,6 +463,13 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadArgumentError("send a JSON object")
     return body
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return 0
 
 
 def _of_type(body: dict[str, Any], key: str, kind: type, what: str, default: Any) -> Any:

@@ -1,5 +1,10 @@
 """Imports started from the screen: sync calls (app.load_calls) run off the web server's loop,
-their progress counted as pages are written."""
+their progress counted as pages are written.
+
+One import at a time per collection (a second tab gets a 409 naming the running one, rather
+than both doing the whole work); a running import can be listed again after a reload and
+cancelled: it stops before its next page is written, and what was written stays consistent
+(sync writes page by page, and a stopped run keeps its checkpoint where it was)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any
 from llama_index.core.schema import Document
 
 from ..app import Pick
-from ..errors import ConfluenceError
+from ..errors import ConfluenceError, ImportCancelled, ImportRunning
 from ..reader import ConfluenceReader
 from ..report import ImportReport, SyncReport
 from ..sync import SyncTarget, sync
@@ -20,31 +25,46 @@ from ..sync import SyncTarget, sync
 OPTIONS = ("include_attachments", "include_comments", "include_blog_posts", "include_permissions")
 
 
-KINDS = ("space", "folder", "page", "blogpost")
-
-
 @dataclass
 class Progress:
-    state: str = "running"  # "running" | "done" | "failed"
-    pages: int = 0
+    target: str  # where it writes (a collection file, or an h2oGPTe collection)
+    state: str = "running"  # "running" | "done" | "failed" | "cancelled"
+    pages: int = 0  # new and changed pages written
     images: int = 0
     deleted: int = 0
-    summary: str = ""
     error: str = ""
+    counts: dict[str, int] = field(default_factory=dict)  # the summary, once done
     failures: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)  # page id -> title, as written
+    cancel: threading.Event = field(default_factory=threading.Event)
     reader: ConfluenceReader | None = None  # while running: its report counts as it goes
     finished: list[ImportReport] = field(default_factory=list)  # of the sync calls done
 
-    def as_json(self) -> dict[str, Any]:
-        shown = {k: v for k, v in self.__dict__.items() if k not in ("reader", "finished")}
-        skipped, failed = len(self.skipped), len(self.failures)
+    def as_json(self, job_id: str) -> dict[str, Any]:
+        counted = self.finished
         if self.state == "running" and self.reader is not None:
             live = self.reader.last_report
             counted = [*self.finished, *([] if _among(live, self.finished) else [live])]
-            skipped = sum(len(r.skipped) + len(r.skipped_images) for r in counted)
-            failed = sum(len(r.failures) for r in counted)
-        return {**shown, "skipped_count": skipped, "failed_count": failed}
+        return {
+            "job": job_id,
+            "target": self.target,
+            "state": self.state,
+            "pages": self.pages,
+            "images": self.images,
+            "deleted": self.deleted,
+            "unchanged": sum(r.unchanged for r in counted),
+            "skipped_count": sum(len(r.skipped) + len(r.skipped_images) for r in counted),
+            "failed_count": sum(len(r.failures) for r in counted),
+            "error": self.error,
+            "counts": self.counts,
+            "failures": self.failures,
+            "skipped": self.skipped,
+        }
+
+    def named(self, page_id: str) -> str:
+        title = self.titles.get(page_id)
+        return f"{title!r} (page {page_id})" if title else f"page {page_id}"
 
 
 def _among(report: ImportReport, reports: list[ImportReport]) -> bool:
@@ -52,7 +72,8 @@ def _among(report: ImportReport, reports: list[ImportReport]) -> bool:
 
 
 class CountingTarget:
-    """A sync target that counts what is written, for the progress shown while a run goes."""
+    """A sync target that counts what is written, for the progress shown while a run goes, and
+    stops the run before the next write once it is cancelled."""
 
     def __init__(self, target: Any, progress: Progress, lock: threading.Lock) -> None:
         self.target = target
@@ -72,12 +93,17 @@ class CountingTarget:
     def upsert(
         self, scope: str, page: Document, images: list[Document], fingerprint: str, **more: Any
     ) -> None:
+        if self.progress.cancel.is_set():
+            raise ImportCancelled("the import was cancelled")
         self.target.upsert(scope, page, images, fingerprint, **more)
         with self.lock:
             self.progress.pages += 1
             self.progress.images += len(images)
+            self.progress.titles[page.id_] = str(page.metadata.get("title") or "")
 
     def remove(self, scope: str, page_id: str) -> None:
+        if self.progress.cancel.is_set():
+            raise ImportCancelled("the import was cancelled")
         self.target.remove(scope, page_id)
         with self.lock:
             self.progress.deleted += 1
@@ -97,12 +123,23 @@ class Jobs:
         self,
         reader: ConfluenceReader,
         target: Callable[[], Any],
+        where: str,
         calls: list[dict[str, Any]],
-        options: Mapping[str, bool],
+        options: Mapping[str, Any],
     ) -> str:
-        job_id = uuid.uuid4().hex[:12]
-        progress = Progress(reader=reader)
+        """Start an import into `where` (its description); refused while another runs there."""
         with self._lock:
+            running = next(
+                (i for i, p in self._runs.items() if p.target == where and p.state == "running"),
+                None,
+            )
+            if running is not None:
+                raise ImportRunning(
+                    f"an import into {where} is running (import {running}): wait for it to "
+                    "end, or cancel it"
+                )
+            job_id = uuid.uuid4().hex[:12]
+            progress = Progress(where, reader=reader)
             self._runs[job_id] = progress
         chosen = {name: bool(options.get(name)) for name in OPTIONS}
         thread = threading.Thread(
@@ -117,7 +154,20 @@ class Jobs:
     def progress(self, job_id: str) -> dict[str, Any] | None:
         with self._lock:
             found = self._runs.get(job_id)
-            return None if found is None else found.as_json()
+            return None if found is None else found.as_json(job_id)
+
+    def running(self) -> list[dict[str, Any]]:
+        """The imports still running (a page reloaded picks them up again)."""
+        with self._lock:
+            return [p.as_json(i) for i, p in self._runs.items() if p.state == "running"]
+
+    def cancel(self, job_id: str) -> bool:
+        with self._lock:
+            found = self._runs.get(job_id)
+        if found is None:
+            return False
+        found.cancel.set()
+        return True
 
     def _run(
         self,
@@ -140,18 +190,36 @@ class Jobs:
                 close = getattr(opened, "close", None)
                 if close is not None:
                     close()
+        except ImportCancelled:
+            with self._lock:
+                progress.state = "cancelled"
+            return
         except (ConfluenceError, OSError) as error:
             with self._lock:
                 progress.state, progress.error = "failed", " ".join(str(error).split())
             return
         with self._lock:
-            progress.state = "done"
-            total = SyncReport.combined(reports)
-            progress.summary = total.summary()
-            progress.failures = [f"page {f.page_id}: {f.reason}" for f in total.failures]
-            progress.skipped = [
-                f"page {s.page_id}: {s.reason}" for s in (*total.skipped_images, *total.skipped)
-            ]
+            self._done(progress, SyncReport.combined(reports))
+
+    @staticmethod
+    def _done(progress: Progress, total: SyncReport) -> None:
+        progress.state = "done"
+        progress.counts = {
+            "added": total.added,
+            "updated": total.updated,
+            "unchanged": total.unchanged,
+            "deleted": total.deleted,
+            "images": total.images,
+            "files": total.attachments,
+            "kept": total.kept,
+            "failed": len(total.failures),
+            "skipped": len(total.skipped_images) + len(total.skipped),
+        }
+        progress.failures = [f"{progress.named(f.page_id)}: {f.reason}" for f in total.failures]
+        progress.skipped = [
+            f"{progress.named(s.page_id)}: {s.reason}"
+            for s in (*total.skipped_images, *total.skipped)
+        ]
 
 
 def picks_of(raw: Collection[Mapping[str, Any]]) -> list[Pick]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..credential_store import CredentialStore
@@ -19,6 +19,8 @@ class SignIn:
     url: str = ""
     error: str = ""
     credential_id: str = ""
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    thread: threading.Thread | None = field(default=None, repr=False)
 
 
 class SignIns:
@@ -40,6 +42,7 @@ class SignIns:
         redirect_uri: str,
         site: str | None,
     ) -> str:
+        self._replace_waiting()
         ticket = uuid.uuid4().hex[:12]
         run = SignIn(credential_id=credential_id)
         with self._lock:
@@ -58,6 +61,7 @@ class SignIns:
                     redirect_uri=redirect_uri,
                     open_browser=opened,
                     timeout=300.0,
+                    cancel=run.cancel,
                     **self.endpoints,
                 )
                 self.store.save(credential_id, credential, site=credential.site_url or "")
@@ -68,10 +72,28 @@ class SignIns:
             with self._lock:
                 run.state = "done"
 
-        threading.Thread(target=flow, name=f"sign-in-{ticket}", daemon=True).start()
+        run.thread = threading.Thread(target=flow, name=f"sign-in-{ticket}", daemon=True)
+        run.thread.start()
         return ticket
+
+    def _replace_waiting(self) -> None:
+        """A new sign-in replaces one still waiting for its answer (a wrong client id never
+        gets one): that one stops and frees the callback address first."""
+        with self._lock:
+            waiting = [r for r in self._runs.values() if r.state in ("starting", "open")]
+        for run in waiting:
+            run.cancel.set()
+            if run.thread is not None:
+                run.thread.join(5)
 
     def status(self, ticket: str) -> dict[str, str] | None:
         with self._lock:
             run = self._runs.get(ticket)
-            return None if run is None else dict(run.__dict__)
+            if run is None:
+                return None
+            return {
+                "state": run.state,
+                "url": run.url,
+                "error": run.error,
+                "credential_id": run.credential_id,
+            }

@@ -6,6 +6,10 @@ const $ = (selector) => document.querySelector(selector);
 // this run's session secret: sent with every request; a page of another origin cannot read it
 const SESSION = document.querySelector('meta[name="session"]').content;
 
+class CallError extends Error {
+  constructor(message, status, data) { super(message); this.status = status; this.data = data; }
+}
+
 async function call(path, body) {
   const headers = { "X-Confluence-V2-Session": SESSION };
   const options = body === undefined ? { headers } : {
@@ -15,12 +19,15 @@ async function call(path, body) {
   };
   const response = await fetch(path, { credentials: "same-origin", ...options });
   const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-  if (!response.ok || data.error) throw new Error(data.error || `HTTP ${response.status}`);
+  if (!response.ok || data.error) {
+    throw new CallError(data.error || `HTTP ${response.status}`, response.status, data);
+  }
   return data;
 }
 
-function say(text, kind = "error") {
-  const box = $("#message");
+// feedback next to what caused it: each section has its own message line
+function say(text, kind = "error", where = "#message") {
+  const box = $(where);
   box.textContent = text;
   box.className = `message ${kind}`;
   box.hidden = !text;
@@ -35,6 +42,19 @@ function showCredentials(list, chosen) {
   for (const c of list) select.append(new Option(`${c.id} (${c.kind}, ${c.site})`, c.id));
   if (chosen) select.value = chosen;
   $("#add-token").open = !list.length;
+  $("#delete-credential").disabled = !list.length;
+}
+
+async function deleteCredential() {
+  const chosen = $("#credential").value;
+  if (!chosen || !window.confirm(`Delete the stored credential ${chosen}?`)) return;
+  try {
+    const data = await call(`/api/credentials/${encodeURIComponent(chosen)}/delete`, {});
+    showCredentials(data.credentials);
+    say(`Deleted credential ${chosen}.`, "ok", "#credential-message");
+  } catch (error) {
+    say(error.message, "error", "#credential-message");
+  }
 }
 
 async function addToken(event) {
@@ -42,14 +62,25 @@ async function addToken(event) {
   const form = event.target;
   const fields = Object.fromEntries(new FormData(form));
   fields.scoped = form.scoped.checked;
+  say("Checking the token with Confluence…", "ok", "#credential-message");
   try {
-    const data = await call("/api/credentials", fields);
+    let data;
+    try {
+      data = await call("/api/credentials", fields);
+    } catch (error) {
+      if (error.status !== 409) throw error;
+      if (!window.confirm(`A credential named ${fields.id} is stored already. Replace it?`)) {
+        say("Nothing was stored: choose another name.", "error", "#credential-message");
+        return;
+      }
+      data = await call("/api/credentials", { ...fields, replace: true });
+    }
     form.reset();
     showCredentials(data.credentials, data.added);
     if (!$("#url").value) $("#url").value = fields.site;
-    say(`Stored credential ${data.added}.`, "ok");
+    say(`Stored credential ${data.added}.`, "ok", "#credential-message");
   } catch (error) {
-    say(error.message);
+    say(error.message, "error", "#credential-message");
   }
 }
 
@@ -60,7 +91,7 @@ async function signIn(event) {
   try {
     const { sign_in: ticket } = await call("/api/sign-in", Object.fromEntries(new FormData(form)));
     form.client_secret.value = "";
-    say("Signing in: finish in the tab that opened.", "ok");
+    say("Signing in: finish in the tab that opened.", "ok", "#credential-message");
     let opened = false;
     for (;;) {
       const state = await call(`/api/sign-in/${ticket}`);
@@ -70,15 +101,19 @@ async function signIn(event) {
       }
       if (state.state === "done") {
         showCredentials(state.credentials, state.credential_id);
-        say(`Signed in: stored credential ${state.credential_id}.`, "ok");
+        say(`Signed in: stored credential ${state.credential_id}.`, "ok", "#credential-message");
         return;
       }
-      if (state.state === "failed") { if (tab && !opened) tab.close(); say(state.error); return; }
+      if (state.state === "failed") {
+        if (tab && !opened) tab.close();
+        say(state.error, "error", "#credential-message");
+        return;
+      }
       await new Promise((resolve) => setTimeout(resolve, 400));
     }
   } catch (error) {
     if (tab) tab.close();
-    say(error.message);
+    say(error.message, "error", "#credential-message");
   }
 }
 
@@ -102,7 +137,7 @@ function item(node, level) {
   box.type = "checkbox";
   box.tabIndex = -1;
   box.setAttribute("aria-label", `Import ${node.title}`);
-  box.addEventListener("change", () => li.setAttribute("aria-checked", String(box.checked)));
+  box.addEventListener("change", () => tick(li, box.checked));
   const label = document.createElement("span");
   label.className = "title";
   const kind = node.kind === "blogpost" ? "blog post" : node.kind;
@@ -111,7 +146,13 @@ function item(node, level) {
   tag.className = `kind ${kind.replace(" ", "-")}`;
   tag.textContent = kind;
   row.append(twisty, box, label, tag);
-  if (node.kind === "page" && node.children) {
+  if (node.imported) {
+    const held = document.createElement("span");
+    held.className = "kind imported";
+    held.textContent = "imported";
+    row.append(held);
+  }
+  if (node.kind === "page" && node.children) { // shown once the page is ticked
     const sub = document.createElement("label");
     sub.className = "sub";
     const subBox = document.createElement("input");
@@ -119,6 +160,7 @@ function item(node, level) {
     subBox.checked = true;
     subBox.tabIndex = -1;
     subBox.className = "with-children";
+    subBox.addEventListener("change", refreshTicks);
     sub.append(subBox, " with sub-pages");
     row.append(sub);
   }
@@ -141,6 +183,46 @@ function item(node, level) {
 
 function showNodes(list, nodes, level) {
   list.replaceChildren(...nodes.map((node) => item(node, level)));
+  refreshTicks();
+}
+
+function tick(li, on) {
+  li.querySelector(":scope > .node > input[type=checkbox]").checked = on;
+  li.setAttribute("aria-checked", String(on));
+  refreshTicks();
+}
+
+function coversBelow(li) { // a ticked space, folder (or other node), or page with its sub-pages
+  if (li.getAttribute("aria-checked") !== "true") return false;
+  return li.dataset.kind !== "page"
+    || li.querySelector(":scope > .node .with-children")?.checked !== false;
+}
+
+// what a tick covers shows on the rows below it, and the count of what will be imported
+function refreshTicks() {
+  for (const li of document.querySelectorAll("#tree [role=treeitem]")) {
+    const above = li.parentElement.closest("[role=treeitem]");
+    let covered = false;
+    for (let at = above; at; at = at.parentElement.closest("[role=treeitem]")) {
+      if (coversBelow(at)) { covered = true; break; }
+    }
+    li.classList.toggle("covered", covered);
+    const box = li.querySelector(":scope > .node > input[type=checkbox]");
+    box.disabled = covered;
+    if (covered) box.checked = true;
+    else box.checked = li.getAttribute("aria-checked") === "true";
+  }
+  const chosen = picks();
+  const counted = {};
+  for (const pick of chosen) {
+    const name = pick.kind === "blogpost" ? "blog post" : pick.kind;
+    counted[name] = (counted[name] || 0) + 1;
+  }
+  const withSub = chosen.filter((p) => p.kind === "page" && p.with_children).length;
+  const parts = Object.entries(counted).map(([name, n]) => `${n} ${name}${n === 1 ? "" : "s"}`);
+  $("#selection-count").textContent = chosen.length
+    ? `Will import: ${parts.join(", ")}${withSub ? ` (${withSub} with sub-pages)` : ""}.`
+    : "Nothing ticked yet.";
 }
 
 function group(nodes, level) {
@@ -175,9 +257,10 @@ async function toggle(li) {
       });
       if (!data.nodes.length) { markLeaf(li); return; }
       li.append(group(data.nodes, Number(li.getAttribute("aria-level")) + 1));
+      refreshTicks();
     } catch (error) {
       twisty.textContent = "▸";
-      say(error.message);
+      say(error.message, "error", "#tree-message");
       return;
     } finally {
       li.removeAttribute("aria-busy");
@@ -225,9 +308,16 @@ async function onTreeKey(event) {
       }
       break;
     case " ": {
+      if (event.shiftKey) { // the sub-pages switch of a ticked page
+        const sub = li.querySelector(":scope > .node .with-children");
+        if (sub && li.getAttribute("aria-checked") === "true") {
+          sub.checked = !sub.checked;
+          refreshTicks();
+        }
+        break;
+      }
       const box = li.querySelector(":scope > .node > input[type=checkbox]");
-      box.checked = !box.checked;
-      li.setAttribute("aria-checked", String(box.checked));
+      if (!box.disabled) tick(li, !box.checked);
       break;
     }
     case "Enter": await toggle(li); break;
@@ -241,12 +331,14 @@ async function browse() {
   const credential = $("#credential").value;
   if (!credential) { say("Add an API token (or sign in with OAuth) first."); return; }
   $("#tree-title").textContent = "Loading…";
+  $("#all-spaces").hidden = true;
   try {
     const data = await call("/api/browse", {
       credential, url: $("#url").value, personal: $("#personal").checked, filter: $("#filter").value,
     });
     $("#tree-title").textContent = data.title;
     showNodes($("#tree"), data.nodes, 1);
+    $("#all-spaces").hidden = data.all !== "spaces" || !data.nodes.length;
     const first = $("#tree [role=treeitem]");
     if (first) first.tabIndex = 0;
   } catch (error) {
@@ -285,22 +377,47 @@ function target() {
 }
 
 async function addSelected() {
-  say("");
+  say("", "ok", "#import-message");
+  const chosen = picks();
+  if (!chosen.length) {
+    say("Tick at least one space, folder or page in the tree above first.", "error", "#import-message");
+    return;
+  }
   const options = {};
   for (const box of document.querySelectorAll("fieldset input[name^=include_]")) {
     options[box.name] = box.checked;
   }
   try {
     const data = await call("/api/import", {
-      credential: $("#credential").value, picks: picks(), options, target: target(),
+      credential: $("#credential").value, picks: chosen, options, target: target(),
     });
-    $("#progress").hidden = false;
-    $("#summary").textContent = "";
-    $("#problems").replaceChildren();
-    $("#add").disabled = true;
-    watch(data.job);
+    watching(data.job);
   } catch (error) {
-    say(error.message);
+    say(error.message, "error", "#import-message");
+  }
+}
+
+function watching(job) {
+  $("#progress").hidden = false;
+  $("#progress-bar").hidden = false;
+  $("#progress-bar").removeAttribute("value");
+  $("#cancel").hidden = false;
+  $("#cancel").dataset.job = job;
+  $("#summary").replaceChildren();
+  $("#problems").replaceChildren();
+  $("#add").disabled = true;
+  watch(job);
+}
+
+async function cancelImport() {
+  const job = $("#cancel").dataset.job;
+  if (!job) return;
+  $("#cancel").disabled = true;
+  try {
+    await call(`/api/jobs/${job}/cancel`, {});
+    $("#progress-line").textContent = "Cancelling: stopping before the next page is written…";
+  } catch (error) {
+    say(error.message, "error", "#import-message");
   }
 }
 
@@ -309,19 +426,40 @@ async function watch(job) {
   try {
     state = await call(`/api/jobs/${job}`);
   } catch (error) {
-    say(error.message);
+    say(error.message, "error", "#import-message");
     $("#add").disabled = false;
     return;
   }
+  const running = state.state === "running";
+  const removed = state.deleted ? `, ${state.deleted} removed` : "";
   const skipped = state.skipped_count ? `, ${state.skipped_count} skipped` : "";
   $("#progress-line").textContent =
-    `${state.state === "running" ? "Importing" : "Imported"}: ${state.pages} pages, ` +
-    `${state.images} images and files${state.deleted ? `, ${state.deleted} removed` : ""}` +
-    `${skipped}, ${state.failed_count} failed`;
-  if (state.state === "running") { setTimeout(() => watch(job), 400); return; }
+    `${running ? "Importing into" : "Imported into"} ${state.target}: ` +
+    `${state.pages} new or changed pages, ${state.unchanged} unchanged${removed}, ` +
+    `${state.images} images and files${skipped}, ${state.failed_count} failed`;
+  if (running) { setTimeout(() => watch(job), 400); return; }
   $("#add").disabled = false;
-  if (state.state === "failed") { say(state.error); return; }
-  $("#summary").textContent = `Done: ${state.summary}`;
+  $("#cancel").hidden = true;
+  $("#cancel").disabled = false;
+  $("#progress-bar").hidden = true;
+  if (state.state === "cancelled") {
+    say("Cancelled: the pages written so far are kept; Add selected again continues.", "ok", "#import-message");
+    return;
+  }
+  if (state.state === "failed") { say(state.error, "error", "#import-message"); return; }
+  say("Done.", "ok", "#import-message");
+  const names = {
+    added: "new pages", updated: "changed pages", unchanged: "unchanged pages",
+    deleted: "pages removed", images: "images", files: "attached files",
+    kept: "images and files unchanged", skipped: "skipped", failed: "failed",
+  };
+  $("#summary").replaceChildren(...Object.entries(names).flatMap(([key, name]) => {
+    const term = document.createElement("dt");
+    term.textContent = name;
+    const value = document.createElement("dd");
+    value.textContent = String(state.counts[key] ?? 0);
+    return [term, value];
+  }));
   $("#problems").replaceChildren(...[...state.failures, ...state.skipped].map((text) => {
     const li = document.createElement("li");
     li.textContent = text;
@@ -333,7 +471,8 @@ async function watch(job) {
 
 async function search(event) {
   event.preventDefault();
-  say("");
+  say("", "ok", "#search-message");
+  $("#hits").replaceChildren();
   try {
     const query = encodeURIComponent($("#query").value);
     const path = encodeURIComponent($("#collection").value);
@@ -354,10 +493,17 @@ async function search(event) {
       li.append(link, where, snippet);
       return li;
     }));
-    if (!data.hits.length) say("No page matches.", "ok");
+    if (!data.hits.length) say("No page matches.", "ok", "#search-message");
+    else if (data.more) {
+      say(`The ${data.hits.length} best matches; more words narrow them.`, "ok", "#search-message");
+    }
   } catch (error) {
-    say(error.message);
+    say(error.message, "error", "#search-message");
   }
+}
+
+function tickEverySpace() {
+  for (const li of document.querySelectorAll("#tree > [role=treeitem][data-kind=space]")) tick(li, true);
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -367,9 +513,14 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#url").addEventListener("keydown", (e) => { if (e.key === "Enter") browse(); });
   $("#tree").addEventListener("keydown", onTreeKey);
   $("#add").addEventListener("click", addSelected);
+  $("#cancel").addEventListener("click", cancelImport);
+  $("#all-spaces").addEventListener("click", tickEverySpace);
+  $("#delete-credential").addEventListener("click", deleteCredential);
   $("#search-form").addEventListener("submit", search);
   try {
     showCredentials((await call("/api/credentials")).credentials);
+    const { running } = await call("/api/jobs"); // a reload picks a running import up again
+    if (running.length) watching(running[running.length - 1].job);
   } catch (error) {
     say(error.message);
   }
