@@ -5,7 +5,8 @@ only present what these functions do.
   of an address the user typed;
 - `browse`: what an address shows: a site's spaces, or the page tree of a space, page or
   folder (whole, or a level at a time);
-- `Pick` and `load_calls`: ticked nodes as the load arguments that import them;
+- ticked nodes as the load arguments that import them: picks.py (`Pick`, `load_calls`), shared
+  with the notebook picker;
 - `TargetChoice`: the collection an import writes to (a local file, or h2oGPTe).
 
 What a user typed is told apart in one place, `urls.classify` (and `urls.typed_kind`).
@@ -21,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import BadArgumentError, TransportError
-from .routes import NODE_KINDS, V2
-from .urls import InstanceSelection, blog_post_url, check_scheme, classify, typed_kind
+from .routes import V2
+from .urls import InstanceSelection, check_scheme, classify, typed_kind
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without loading the reader
     from .browse import PageTree, SpaceSummary
@@ -34,7 +35,6 @@ if TYPE_CHECKING:  # imported where used: the CLI starts without loading the rea
 T = TypeVar("T")
 DEFAULT_COLLECTION = "confluence.sqlite"
 H2OGPTE_CONNECT_SECONDS = 30.0  # the h2ogpte client has no timeout of its own
-KINDS = ("space", *NODE_KINDS, "page", "blogpost")
 
 
 def reader_for(
@@ -96,43 +96,6 @@ def browse(
     if names_the_site(reader, address):
         return reader.list_spaces(include_personal=personal, keywords=keywords)
     return reader.browse(address, one_level=one_level)
-
-
-@dataclass(frozen=True)
-class Pick:
-    """A ticked node: a whole space (by key), a folder, a page with or without its sub-pages,
-    or a blog post (of `space`)."""
-
-    kind: str  # one of KINDS
-    id: str
-    with_children: bool = True
-    space: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS or not self.id:
-            raise BadArgumentError(f"cannot import {self.kind or 'nothing'} {self.id!r}")
-        if self.kind == "blogpost" and not self.space:
-            raise BadArgumentError(f"blog post {self.id!r}: say which space it is in")
-
-
-def load_calls(picks: Iterable[Pick], base_url: str) -> list[dict[str, Any]]:
-    """The load (or sync) calls that import the picks: one per space and per folder, one for the
-    pages with their sub-pages, one for the pages alone, one for the blog posts. Each is the
-    arguments a user would pass, so a collection keeps one scope per call across runs."""
-    picks = list(picks)
-    calls: list[dict[str, Any]] = []
-    calls += [{"space_key": p.id} for p in picks if p.kind == "space"]
-    calls += [{"folder_id": p.id} for p in picks if p.kind in NODE_KINDS]
-    posts = [blog_post_url(base_url, p.space, p.id) for p in picks if p.kind == "blogpost"]
-    if posts:
-        calls.append({"url": posts})
-    for with_children in (True, False):
-        ids = [p.id for p in picks if p.kind == "page" and p.with_children == with_children]
-        if ids:
-            calls.append({"page_ids": ids, "include_children": with_children})
-    if not calls:
-        raise BadArgumentError("tick at least one space, folder or page, then Add selected")
-    return calls
 
 
 @dataclass(frozen=True)

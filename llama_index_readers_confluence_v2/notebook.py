@@ -1,26 +1,32 @@
-"""The picker in a notebook: a space's (or page's) tree with checkboxes, as ipywidgets.
+"""The picker in a notebook: a site's spaces, or a space's (or page's) tree with checkboxes, as
+ipywidgets, read a level at a time as the import screen is.
 
     picker = reader.picker("https://your-site.atlassian.net/wiki/spaces/ENG")
     picker                                   # the tree: tick pages, folders, "with sub-pages"
-    documents = reader.load_data(**picker.selection)
+    documents = picker.load()                # or: for call in picker.selections: load_data(**call)
 
-Children are drawn when their node is opened, so a large space shows at once. `selection` names
-every ticked page (with its sub-pages when that box is ticked, and every page of a ticked
-folder) as `page_ids`, and ticked blog posts as `url`s: what `load_data` takes.
+A node's children are read when it is opened (one request), so a space of any size shows at
+once. What is ticked becomes the same load calls as on the screen (picks.load_calls): a ticked
+space, folder (or whiteboard, database, embed) or page with its sub-pages takes everything
+beneath it, read at import time; `selection` gives the arguments of `load_data` when one call
+covers the ticks.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
-from .browse import PageNode, PageTree
+from llama_index.core.schema import Document
+
+from .browse import PageNode
 from .errors import BadArgumentError
 from .extras import require
-from .routes import NODE_KINDS
-from .urls import blog_post_url
+from .picks import Pick, load_calls
 
 INDENT = 22  # pixels a level
+Opener = Callable[[PageNode], list[PageNode]]  # the nodes right under one, read when opened
 
 
 def widgets() -> Any:
@@ -31,10 +37,12 @@ def widgets() -> Any:
 class NodeRow:
     """One node's widgets: open button, tick, "with sub-pages", and its children once opened."""
 
-    def __init__(self, node: PageNode, level: int) -> None:
+    def __init__(self, node: PageNode, level: int, opener: Opener, space_key: str = "") -> None:
         ui = widgets()
         self.node = node
         self.level = level
+        self.opener_of = opener
+        self.space_key = space_key  # a blog post's space
         kind = "" if node.kind == "page" else f" [{node.kind.replace('blogpost', 'blog post')}]"
         self.ticked = ui.Checkbox(value=False, description=f"{node.title}{kind}", indent=False)
         self.with_children = ui.Checkbox(value=True, description="with sub-pages", indent=False)
@@ -46,7 +54,7 @@ class NodeRow:
         self.widget = ui.VBox([self.row, self.box])
 
     def _row_items(self) -> list[Any]:
-        if not self.node.children:
+        if not self.node.has_children:
             return [self.ticked]
         if self.node.kind == "page":
             return [self.opener, self.ticked, self.with_children]
@@ -54,7 +62,11 @@ class NodeRow:
 
     def toggle(self) -> None:
         if self.children is None:
-            self.children = [NodeRow(child, self.level + 1) for child in self.node.children]
+            below = self.node.children or self.opener_of(self.node)  # read when first opened
+            space_key = self.node.id if self.node.kind == "space" else self.space_key
+            self.children = [
+                NodeRow(child, self.level + 1, self.opener_of, space_key) for child in below
+            ]
             self.box.children = [row.widget for row in self.children]
             self.opener.description = "▾"
             return
@@ -62,63 +74,68 @@ class NodeRow:
         self.box.layout.display = "none" if opened else None
         self.opener.description = "▸" if opened else "▾"
 
-    def picked(self, covered: bool = False) -> tuple[list[str], list[str]]:
-        """(page ids, blog post ids) ticked here and below; `covered`: an ancestor's tick
-        takes this whole subtree in."""
-        whole = covered or (
-            self.ticked.value and (self.node.kind in NODE_KINDS or self.with_children.value)
-        )
-        pages: list[str] = []
-        posts: list[str] = []
-        if covered or self.ticked.value:
-            (posts if self.node.kind == "blogpost" else pages).append(self.node.id)
-        if whole:
-            pages += [n.id for child in self.node.children for n in child.walk()]
-        elif self.children is not None:
-            for row in self.children:
-                below_pages, below_posts = row.picked()
-                pages += below_pages
-                posts += below_posts
-        return pages, posts
+    def picks(self) -> list[Pick]:
+        """What is ticked here and below, as the screen's picks: a tick that covers its subtree
+        stands for everything beneath it."""
+        node = self.node
+        if self.ticked.value:
+            if node.kind == "blogpost":
+                return [Pick("blogpost", node.id, space=self.space_key)]
+            whole = node.kind != "page" or self.with_children.value
+            own = [Pick(node.kind, node.id, with_children=whole)]
+            return own if whole else own + self._below()
+        return self._below()
+
+    def _below(self) -> list[Pick]:
+        return [pick for row in self.children or [] for pick in row.picks()]
 
 
 class Picker:
-    """A tree to tick, and the `load_data` arguments for what is ticked."""
+    """A tree to tick, and the load calls for what is ticked."""
 
-    def __init__(self, tree: PageTree, site: str) -> None:
+    def __init__(
+        self,
+        title: str,
+        nodes: list[PageNode],
+        site: str,
+        opener: Opener,
+        load: Callable[..., list[Document]],
+        space_key: str = "",
+    ) -> None:
         ui = widgets()
-        self.tree = tree
         self.site = site
-        self.rows = [NodeRow(node, 0) for node in [*tree.roots, *tree.blog_posts]]
-        title = ui.HTML(f"<strong>{html.escape(tree.title)}</strong>")
-        self.widget = ui.VBox([title, *(row.widget for row in self.rows)])
+        self._load = load
+        self.rows = [NodeRow(node, 0, opener, space_key) for node in nodes]
+        heading = ui.HTML(f"<strong>{html.escape(title)}</strong>")
+        self.widget = ui.VBox([heading, *(row.widget for row in self.rows)])
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # shown as the widget in a notebook
         return self.widget._repr_mimebundle_(**kwargs)
 
-    def page_ids(self) -> list[str]:
-        """The ticked pages (folders stand for the pages in them), in tree order, once each."""
-        return self._picked()[0]
+    def picks(self) -> list[Pick]:
+        return [pick for row in self.rows for pick in row.picks()]
+
+    @property
+    def selections(self) -> list[dict[str, Any]]:
+        """What is ticked, as `load_data` calls (one per space, folder, ...: as on the screen)."""
+        picks = self.picks()
+        if not picks:
+            raise BadArgumentError("tick at least one page, folder or blog post in the picker")
+        return load_calls(picks, self.site)
 
     @property
     def selection(self) -> dict[str, Any]:
-        """What is ticked, as `load_data` arguments: `page_ids` (and blog post `url`s)."""
-        pages, posts = self._picked()
-        if not pages and not posts:
-            raise BadArgumentError("tick at least one page, folder or blog post in the picker")
-        chosen: dict[str, Any] = {}
-        if pages:
-            chosen["page_ids"] = pages
-        if posts:
-            chosen["url"] = [blog_post_url(self.site, self.tree.space_key, i) for i in posts]
-        return chosen
+        """What is ticked as one `load_data` call's arguments, when one call covers it."""
+        calls = self.selections
+        if len(calls) > 1:
+            raise BadArgumentError(
+                f"what is ticked takes {len(calls)} load calls (spaces, folders and pages with "
+                "and without sub-pages): use picker.load(), or load_data(**call) for each of "
+                "picker.selections"
+            )
+        return calls[0]
 
-    def _picked(self) -> tuple[list[str], list[str]]:
-        pages: list[str] = []
-        posts: list[str] = []
-        for row in self.rows:
-            below_pages, below_posts = row.picked()
-            pages += below_pages
-            posts += below_posts
-        folders = {n.id for n in self.tree.walk() if n.kind in NODE_KINDS}
-        return [i for i in dict.fromkeys(pages) if i not in folders], list(dict.fromkeys(posts))
+    def load(self, **options: Any) -> list[Document]:
+        """Import what is ticked (`options`: include_attachments=..., and the other load
+        options), every call's documents in one list."""
+        return [doc for call in self.selections for doc in self._load(**call, **options)]

@@ -292,12 +292,31 @@ class ConfluenceReader(BaseReader):
         )
 
     def picker(self, url_or_space_key: str) -> Picker:
-        """A space's (or page's, or folder's) tree with checkboxes, for a notebook (the
-        `[notebook]` extra); `load_data(**picker.selection)` imports what is ticked."""
+        """A site's spaces, or a space's (or page's, or folder's) tree, with checkboxes, for a
+        notebook (the `[notebook]` extra), read a level at a time as nodes are opened;
+        `picker.load()` imports what is ticked."""
         from .notebook import Picker, widgets
 
-        widgets()  # before the tree is fetched: say at once when ipywidgets is missing
-        return Picker(self.browse(url_or_space_key), self.base_url)
+        widgets()  # before anything is fetched: say at once when ipywidgets is missing
+        text = url_or_space_key.strip() if isinstance(url_or_space_key, str) else ""
+        if text and isinstance(classify(text, self.base_url), InstanceSelection):
+            spaces = [
+                PageNode(space.key, f"{space.name} ({space.key})", "space", more_below=True)
+                for space in self.list_spaces()
+            ]
+            return Picker(
+                f"{len(spaces)} spaces", spaces, self.base_url, self._below, self.load_data
+            )
+        tree = self.browse(url_or_space_key, one_level=True)
+        nodes = [*tree.roots, *tree.blog_posts]
+        return Picker(tree.title, nodes, self.base_url, self._below, self.load_data, tree.space_key)
+
+    def _below(self, node: PageNode) -> list[PageNode]:
+        """What is right under a node the picker opens: a space's first level, or a level."""
+        if node.kind == "space":
+            tree = self.browse(node.id, one_level=True)
+            return [*tree.roots, *tree.blog_posts]
+        return self.level_below(node)
 
     def browse(
         self,

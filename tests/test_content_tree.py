@@ -151,9 +151,9 @@ def test_the_notebook_picker_names_the_nodes_and_a_ticked_one_takes_what_is_bene
 def test_a_ticked_node_on_the_screen_imports_what_is_beneath_it(
     tree: tuple[Emulator, dict[str, Content]], tmp_path: Path
 ) -> None:
-    """The screen's ticks (app.Pick) of a whiteboard and a database become load calls that
+    """The screen's ticks (picks.Pick) of a whiteboard and a database become load calls that
     bring the pages beneath them."""
-    from llama_index_readers_confluence_v2.app import Pick, load_calls
+    from llama_index_readers_confluence_v2.picks import Pick, load_calls
 
     emulator, made = tree
     reader = make_reader(emulator)

@@ -10,11 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import h2ogpte
 import httpx
@@ -215,63 +212,6 @@ def test_a_bad_address_and_a_refused_credential_are_shown(
     expect(shown).to_contain_text("check the e-mail and the API token")
     assert "user_name" not in shown.inner_text() and "scoped_token" not in shown.inner_text()
     assert "revoked-token" not in shown.inner_text()
-
-
-class _EvilPage(BaseHTTPRequestHandler):
-    """A page on another loopback port (same site, other origin) that tries to drive the app."""
-
-    target = ""
-
-    def do_GET(self) -> None:
-        script = f"""
-        <script>
-        window.results = [];
-        const body = JSON.stringify({{id: "evil", site: "https://acme.confluence.test/wiki",
-                                     email: "e@x.test", token: "t"}});
-        for (const type of ["text/plain", "application/json"]) {{
-          fetch("{self.target}/api/credentials", {{method: "POST", credentials: "include",
-                mode: "no-cors", headers: {{"Content-Type": type}}, body}})
-            .then(r => window.results.push(r.type), e => window.results.push(String(e)));
-        }}
-        </script>"""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.end_headers()
-        self.wfile.write(script.encode())
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def test_a_page_of_another_origin_cannot_drive_it(
-    browser: Browser, screen: str, store: CredentialStore
-) -> None:
-    origin = screen.split("/?", 1)[0]
-    context = browser.new_context()
-    context.new_page().goto(screen)  # signed in: the cookie is in this browser
-    _EvilPage.target = origin
-    evil = ThreadingHTTPServer(("127.0.0.1", 0), _EvilPage)
-    threading.Thread(target=evil.serve_forever, daemon=True).start()
-    try:
-        attacker = context.new_page()
-        attacker.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
-        attacker.wait_for_function("window.results.length === 2")
-    finally:
-        evil.shutdown()
-        evil.server_close()
-        context.close()
-    assert [c.id for c in store.list()] == []  # nothing it sent was taken
-
-    cookie = httpx.get(screen, follow_redirects=False).cookies
-    with httpx.Client(base_url=origin, cookies=cookie) as client:
-        forged = client.post(
-            "/api/credentials", json={"id": "x"}, headers={"Origin": "http://evil.example"}
-        )
-        rebound = client.get("/api/credentials", headers={"Host": "evil.example"})
-        unsigned = httpx.get(f"{origin}/api/credentials")
-        wrong = httpx.get(f"{origin}/?token=guess", follow_redirects=False)
-    assert (forged.status_code, rebound.status_code) == (403, 403)
-    assert (unsigned.status_code, wrong.status_code) == (403, 403)
 
 
 def test_the_command_serves_the_screen_until_stopped(tmp_path: Path) -> None:

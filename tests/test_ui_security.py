@@ -63,6 +63,16 @@ def signed(screen: str) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
         yield client, session_of(page.text)
 
 
+def importing(target: dict[str, str], **more: Any) -> dict[str, Any]:
+    """An import request's body: the demo credential, the DOCS space, into `target`."""
+    return {
+        "credential": "demo",
+        "picks": [{"kind": "space", "id": "DOCS"}],
+        "target": target,
+        **more,
+    }
+
+
 def a_victim_database(path: Path) -> bytes:
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE notes (text TEXT)")
@@ -151,6 +161,14 @@ def test_every_route_needs_the_session_header_and_our_origin(
         403,
     )
     assert "session header" in cookie_only.json()["error"]
+    rebound = client.get("/api/credentials", headers={**session, "Host": "evil.example"})
+    forged = client.post(
+        "/api/credentials", json={"id": "x"}, headers={**session, "Origin": "http://evil.example"}
+    )
+    origin = str(client.base_url).rstrip("/")
+    unsigned = httpx.get(f"{origin}/api/credentials", headers=session)  # no cookie
+    wrong = httpx.get(f"{origin}/?token=guess", follow_redirects=False)
+    assert [r.status_code for r in (rebound, forged, unsigned, wrong)] == [403] * 4
 
 
 def test_every_answer_carries_the_headers_of_a_local_app(
@@ -173,13 +191,7 @@ def test_the_page_cannot_choose_where_a_collection_is_created_or_opened(
 ) -> None:
     client, session = signed
     started = client.post(
-        "/api/import",
-        headers=session,
-        json={
-            "credential": "demo",
-            "picks": [{"kind": "space", "id": "DOCS"}],
-            "target": {"kind": "local", "path": path},
-        },
+        "/api/import", headers=session, json=importing({"kind": "local", "path": path})
     )
     searched = client.get("/api/search", params={"q": "x", "path": path}, headers=session)
     assert started.status_code == 400 and "file name such as wiki.sqlite" in started.json()["error"]
@@ -192,13 +204,7 @@ def test_a_file_name_makes_a_collection_beside_the_default_one(
 ) -> None:
     client, session = signed
     started = client.post(
-        "/api/import",
-        headers=session,
-        json={
-            "credential": "demo",
-            "picks": [{"kind": "space", "id": "DOCS"}],
-            "target": {"kind": "local", "path": "team"},
-        },
+        "/api/import", headers=session, json=importing({"kind": "local", "path": "team"})
     )
     assert started.status_code == 200, started.text
     job = started.json()["job"]
@@ -307,19 +313,9 @@ def test_an_h2ogpte_address_over_plain_http_gets_no_api_key(
     signed: tuple[httpx.Client, dict[str, str]],
 ) -> None:
     client, session = signed
+    plain = {"kind": "h2ogpte", "address": "http://h2ogpte.example.com"}
     answer = client.post(
-        "/api/import",
-        headers=session,
-        json={
-            "credential": "demo",
-            "picks": [{"kind": "space", "id": "DOCS"}],
-            "target": {
-                "kind": "h2ogpte",
-                "address": "http://h2ogpte.example.com",
-                "collection": "c",
-                "api_key": "k",
-            },
-        },
+        "/api/import", headers=session, json=importing({**plain, "collection": "c", "api_key": "k"})
     )
     assert answer.status_code == 400 and "https://" in answer.json()["error"]
 

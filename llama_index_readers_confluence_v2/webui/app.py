@@ -36,11 +36,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..app import TargetChoice, browse, check_credential, load_calls, reader_for
+from ..app import TargetChoice, browse, check_credential, reader_for
 from ..browse import PageNode, PageTree
 from ..credential_store import CredentialStore
 from ..credentials import ConfluenceCredential
 from ..errors import AuthError, BadArgumentError, BodyTooLarge, ConfluenceError, ImportRunning
+from ..picks import load_calls
 from ..reader import ConfluenceReader
 from ..signin import DEFAULT_REDIRECT_URI
 from ..urls import normalize_base_url
@@ -358,8 +359,10 @@ def _in_screen_words(error: AuthError) -> str:
 
 
 def _plain(snippet: str) -> str:
-    """A search snippet without Markdown: link targets, emphasis and heading marks go."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", snippet)
+    """A search snippet without Markdown: link and image targets, image marks, emphasis and
+    heading marks go (the brackets around matched words stay: they mark the matches)."""
+    text = re.sub(r"\]\((?:https?://|/)[^)\s]*\)?", "]", snippet)
+    text = text.replace("![", "[")
     text = re.sub(r"(^|\s)#{1,6}\s", r"\1", text)
     text = re.sub(r"(\*\*|__|\*|`|~~)", "", text)
     return " ".join(text.replace("\\", "").split())

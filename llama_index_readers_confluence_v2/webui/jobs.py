@@ -1,4 +1,4 @@
-"""Imports started from the screen: sync calls (app.load_calls) run off the web server's loop,
+"""Imports started from the screen: sync calls (picks.load_calls) run off the web server's loop,
 their progress counted as pages are written.
 
 One import at a time per collection (a second tab gets a 409 naming the running one, rather
@@ -16,8 +16,8 @@ from typing import Any
 
 from llama_index.core.schema import Document
 
-from ..app import Pick
 from ..errors import ConfluenceError, ImportCancelled, ImportRunning
+from ..picks import Pick
 from ..reader import ConfluenceReader
 from ..report import ImportReport, SyncReport
 from ..sync import SyncTarget, sync
