@@ -40,12 +40,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--quick", action="store_true", help="sites 10 times smaller")
+    parser.add_argument("--only", nargs="*", help="scenario names (space, subtree, files, ...)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="compare-") as folder:
         before = worktree(args.before, Path(folder) / "before")
         try:
             trees = {"before": before, "after": ROOT}
-            rows = compare(trees, args.rounds, args.latency, 10 if args.quick else 1)
+            rows = compare(trees, args.rounds, args.latency, 10 if args.quick else 1, args.only)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)])
     print(f"| scenario | before ({args.before}) | after (this tree) |")
@@ -55,10 +56,12 @@ def main() -> None:
 
 
 def compare(
-    trees: dict[str, Path], rounds: int, latency: float, scale: int
+    trees: dict[str, Path], rounds: int, latency: float, scale: int, only: list[str] | None
 ) -> list[tuple[str, dict[str, str]]]:
     rows = []
     for scenario in all_scenarios(scale):
+        if only and scenario.name not in only:
+            continue
         emulator, target = build_site(scenario)
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
         with emulator.serve():

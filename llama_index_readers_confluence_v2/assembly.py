@@ -35,7 +35,13 @@ class PageParts:
 @dataclass(frozen=True)
 class AssembledPage:
     document: Document
-    fingerprint: Fingerprint
+    record: PageRecord
+    parts: PageParts
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        """Computed when a sync target asks for it (a plain load does not)."""
+        return fingerprint_of(self.record, self.parts)
 
 
 def assemble(
@@ -62,7 +68,7 @@ def assemble(
     if parts.audience is not None:
         for labelled in (document, *parts.attached.images, *parts.attached.files):
             labelled.metadata.update(parts.audience.metadata())
-    return AssembledPage(document, fingerprint_of(record, parts))
+    return AssembledPage(document, record, parts)
 
 
 def fingerprint_of(record: PageRecord, parts: PageParts) -> Fingerprint:

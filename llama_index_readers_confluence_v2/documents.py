@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,7 @@ class PageRecord:
     labels: tuple[str, ...] = ()
     content_type: str = "page"  # or "blogpost"
 
-    @property
+    @functools.cached_property
     def path(self) -> str:
         above = [node.title for node in self.ancestors]
         return page_path(self.space.name, above, self.title, self.content_type)

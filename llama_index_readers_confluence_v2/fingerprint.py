@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 PREFIX = "fp2:"
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 LEGACY_AUDIENCE = "\x1faudience:"  # no title or id holds a unit separator
 _LEGACY_DIGEST = re.compile(r"\|(?P<kind>files|comments):(?P<hex>[0-9a-f]{16})$")
 
@@ -56,7 +57,7 @@ class Fingerprint:
                 parts[name] = getattr(self, name)
         if self.includes:
             parts["includes"] = [list(target) for target in self.includes]
-        return PREFIX + json.dumps(parts, sort_keys=True, ensure_ascii=False)
+        return PREFIX + _ENCODER.encode(parts)
 
     @classmethod
     def parse(cls, text: str | None) -> Fingerprint | None:

@@ -44,6 +44,8 @@ class Resolution:
 
     def parts(self) -> tuple[Included, ...]:
         """The fingerprint's part: every target with its id and version, sorted."""
+        if not self.pages and not self.missing:
+            return ()
         found = [
             (page.space_key, page.title, page.id, str(page.version or ""))
             for (space_key, title), page in self.pages.items()

@@ -224,9 +224,18 @@ def storage_to_markdown(storage: str, context: ConversionContext | None = None) 
     return ConvertedBody(_tidy(markdown), tuple(renderer.images.values()))
 
 
+def includes_any(storage: str) -> bool:
+    """Whether a body may include another page (cheap: most bodies are not parsed again)."""
+    text = storage or ""
+    return "nclude" in text and bool(_INCLUDE_MACRO.search(text))
+
+
+_INCLUDE_MACRO = re.compile(r'ac:name="(?:excerpt-)?include"', re.IGNORECASE)
+
+
 def include_refs(storage: str, space_key: str) -> list[IncludeRef]:
     """The pages a body includes (`include`, `excerpt-include`), in order, each once (pure)."""
-    if not re.search(r'ac:name="(?:excerpt-)?include"', storage or "", re.IGNORECASE):
+    if not includes_any(storage):
         return []  # most pages: no second parse
     try:
         soup = BeautifulSoup(storage, "html.parser")

@@ -216,7 +216,8 @@ class ConfluenceReader(BaseReader):
         count = 0
         # closed here, not by the garbage collector: its clean-up (parser processes, pending
         # downloads) must run while the event loop does
-        async with aclosing(self._run(request, Held(), ImportReport())) as changes:
+        plain = Held(stores=False)  # documents only: no target stores their fingerprints
+        async with aclosing(self._run(request, plain, ImportReport())) as changes:
             async for change in changes:
                 if not isinstance(change, PageUpsert):
                     continue

@@ -41,6 +41,7 @@ class ImportReport:
     images: int = 0
     attachments: int = 0
     unchanged: int = 0
+    listed: int = 0  # pages a sync's bodiless listing found (what it goes through); 0 unknown
     kept: int = 0  # images and files a sync target already held unchanged: not downloaded
     failures: list[Failure] = field(default_factory=list)
     skipped_images: list[Failure] = field(default_factory=list)

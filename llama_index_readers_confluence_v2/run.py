@@ -45,7 +45,7 @@ from .files import ParserPool, needs_workers
 from .fingerprint import Fingerprint
 from .includes import Inclusions, Resolution
 from .inventory import Inventory, Listed
-from .markdown import ConversionContext, ConvertedBody, storage_to_markdown
+from .markdown import ConversionContext, ConvertedBody, includes_any, storage_to_markdown
 from .people import People
 from .permissions import Permissions
 from .report import Change, ImportReport, PageRelabel, PageRemoval, PageUnchanged, PageUpsert
@@ -54,6 +54,8 @@ from .settings import ReaderSettings
 from .tree import SiteTree
 from .walk import SearchProgress, Walker
 
+NONE = Resolution()  # a page that includes nothing (never changed: a fresh one per include)
+NOTHING_BESIDE = PageParts(Attached(""))  # no attachments, comments, audience or includes
 CONTENTLESS_KINDS = ("whiteboard", "database", "embed")  # tree nodes with no text to import
 WINDOW_MAX = 256  # pages held back at most while their attachments download
 UNPARSED_MAX = 32 * 1024 * 1024  # downloaded file bytes waiting for a parser, at most (roughly)
@@ -71,6 +73,7 @@ class Held:
     original_files: frozenset[str] = frozenset()
     relabel: bool = False  # the target re-labels documents in place
     since: datetime | None = None  # list only what changed since (recent.py)
+    stores: bool = True  # False: a plain load, no target to store fingerprints for
 
     @classmethod
     def parsed(cls, pages: Mapping[str, str], **rest: Any) -> Held:
@@ -229,6 +232,7 @@ class ImportRun:
             listed = await self.inventory.listing()
         else:
             listed = await self.inventory.recent(held.since, held.pages)
+        report.listed += len(listed)
         changed = []
         for item in listed:
             stored = held.pages.get(item.id)
@@ -277,7 +281,7 @@ class ImportRun:
                     continue
                 emit(PageDataFetchStartedEvent, page_id=record.id)
                 names = await self.people.learn(record.body)
-                included = await self._included(record)
+                included = await self._included(record) if includes_any(record.body) else NONE
                 converted = self._convert(record, names, included)
                 if converted is None:
                     continue
@@ -404,7 +408,7 @@ class ImportRun:
         return PageUpsert(
             page.document,
             attached.images,
-            page.fingerprint.stored(),
+            page.fingerprint.stored() if self.held.stores else "",
             record.id not in self.held.pages,
             attached.files,
             attached.kept,

@@ -54,6 +54,7 @@ class Progress:
             "images": self.images,
             "deleted": self.deleted,
             "unchanged": sum(r.unchanged for r in counted),
+            "listed": sum(r.listed for r in counted),  # the total, where a listing came first
             "skipped_count": sum(len(r.skipped) + len(r.skipped_images) for r in counted),
             "failed_count": sum(len(r.failures) for r in counted),
             "error": self.error,

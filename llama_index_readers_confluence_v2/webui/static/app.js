@@ -437,6 +437,11 @@ async function watch(job) {
     `${running ? "Importing into" : "Imported into"} ${state.target}: ` +
     `${state.pages} new or changed pages, ${state.unchanged} unchanged${removed}, ` +
     `${state.images} images and files${skipped}, ${state.failed_count} failed`;
+  if (running && state.listed) { // a listing came first: the bar knows the total
+    $("#progress-bar").max = state.listed;
+    $("#progress-bar").value = Math.min(state.listed, state.pages + state.unchanged);
+    $("#progress-line").textContent += ` (of ${state.listed} listed)`;
+  }
   if (running) { setTimeout(() => watch(job), 400); return; }
   $("#add").disabled = false;
   $("#cancel").hidden = true;
