@@ -102,3 +102,24 @@ def test_a_second_import_into_the_same_collection_waits_and_a_cancelled_one_stay
         assert (report.added, report.updated, report.unchanged) == (0, 0, docs)
         again = sync(make_reader(emulator), reopened, space_key="ENG")
     assert again.added > 0 and not again.failures
+
+
+def test_a_re_import_knows_its_total_from_the_listing(tmp_path: Path) -> None:
+    """A first import walks the space (its size unknown ahead); a re-import lists it first, so
+    the screen's bar has a total."""
+    emulator = Emulator(pages=60)
+    reader = make_reader(emulator)
+    jobs = Jobs()
+    totals = []
+    for _ in range(2):
+        job_id = jobs.start(
+            reader,
+            lambda: LocalCollection(tmp_path / "wiki.sqlite"),
+            "wiki.sqlite",
+            [{"space_key": "DOCS"}],
+            {},
+        )
+        done = _wait_for(jobs, job_id)
+        totals.append((done["listed"], done["unchanged"]))
+    docs = len(current_ids(emulator, "DOCS"))
+    assert totals == [(0, 0), (docs, docs)]
