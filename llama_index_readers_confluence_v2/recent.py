@@ -6,8 +6,9 @@ quota (quota.py): 100,000 points for a 100,000-page estate, more than an hour of
 pool. Between full listings a sync asks only for what moved past a watermark, on Confluence's own
 clock (the `version.createdAt` of what it listed):
 
-- pages and blog posts: each space's listing sorted by last edit, newest first, bodiless, 250 a
-  request, stopped at the first one older than the watermark;
+- pages and blog posts: each space's listing sorted by last edit, newest first, bodiless, 25 a
+  request (the last response is paid in full), stopped at the first one older than the
+  watermark;
 - attachments and comments, which change without their page's version: one CQL search per space
   of those modified since the watermark (`listings.touched_pages`), naming the pages to look at again (CQL `lastmodified`
   has minute precision and is read in the user's time zone, so the window opens 12 hours early);

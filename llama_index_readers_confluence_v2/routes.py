@@ -13,6 +13,7 @@ V1 = "/wiki/rest/api"
 CQL_SEARCH = f"{V1}/content/search"  # v2 has no search
 CQL_PAGE = 200  # hits a request; Cloud's caps are unverified, so `next` is trusted, not `limit`
 DESCENDANT_DEPTH = 5  # the levels one `descendants` request reaches
+EDIT_PAGE = 25  # pages a newest-first listing asks for at a time (it is stopped early)
 ANY_STATUS = ("current", "archived")
 EVERY_STATUS = ("current", "archived", "trashed", "deleted")
 

@@ -133,11 +133,30 @@ def test_a_daily_sync_of_a_large_space_costs_points_in_proportion_to_the_change(
         assert not daily.full_listing
         assert (daily.updated, daily.added, daily.deleted) == (50, 0, 0)
         assert body_requests(emulator) == {p.id for p in edited}
-        # the listing down to the watermark (at most one response of 250 beyond it), the 50
+        # the listing down to the watermark (at most one response of 25 beyond it), the 50
         # bodies, their labels (a request each) and the ancestors they bring: a few points per
         # changed page, none per page held
-        assert daily.points <= 250 + 50 * 6, daily.points
-        assert daily.points * 8 < listing_points
+        assert daily.points <= 25 + 50 * 8, daily.points
+        assert daily.points * 12 < listing_points
+
+
+def test_a_quiet_days_sync_pays_a_few_points_not_a_page_of_250(tmp_path: Path) -> None:
+    """Three edits in 5,000 pages: the newest-first listing stops at the watermark (an hour
+    before the last run's newest edit: the emulator's last 60 pages, one a minute, come again),
+    and what it pays beyond that is one small response, not 250 objects."""
+    emulator = wide_space(5_000)
+    pages = big_space_pages(emulator)
+    reader = make_reader(emulator)
+    with LocalCollection(tmp_path / "wiki.sqlite") as collection:
+        sync(reader, collection, space_key="BIG")
+        for page in pages[100:103]:
+            emulator.site.edit_page(page.id, body=f"<p>Quiet edit {page.id}.</p>")
+        emulator.clear_log()
+        daily = sync(reader, collection, space_key="BIG")
+    by_edit = [e for e in emulator.log if e.query.get("sort") == "-modified-date"]
+    assert {e.query["limit"] for e in by_edit} == {"25"} and len(by_edit) <= 3
+    assert (daily.updated, daily.full_listing) == (3, False)
+    assert daily.points <= 25 * len(by_edit) + 3 * 8 < 250, daily.points
 
 
 def test_a_run_that_fails_leaves_the_watermark_where_it_was(tmp_path: Path) -> None:
