@@ -42,6 +42,7 @@ from .walk import (
 
 T = TypeVar("T")
 MAX_SPACE_IDS = 100  # space ids a listing takes (the spec's maxItems)
+FEW_PAGES_SHARE = 4  # fewer than a quarter of the listed pages fetched: labels page by page
 
 
 @dataclass(frozen=True)
@@ -326,15 +327,20 @@ class Inventory:
     def _kind(self, page_id: str) -> str:
         return self._kinds.get(page_id, "page")
 
+    def _few(self, fetched: int) -> bool:
+        """Whether the pages to fetch are few against what was listed: their labels are then
+        asked page by page (a point each), not by listing each label's pages, which returns
+        every page of the space carrying it, a point each (FEW_PAGES_SHARE)."""
+        return fetched * FEW_PAGES_SHARE < len(self._spaces_of)
+
     async def records(self, wanted: list[Listed]) -> AsyncIterator[PageRecord]:
         """Bodies of the pages (then blog posts) asked for, in the order asked, 250 a request."""
         for kind in ("page", "blogpost"):
             of_kind = [item for item in wanted if self._kind(item.id) == kind]
             pairs = [(item.space_id, item.id) for item in of_kind]
+            by_page = self._changes_only or self._few(len(of_kind))
             labels = (
-                await self.tree.labels_of_pages(pairs, kind, by_page=self._changes_only)
-                if of_kind
-                else {}
+                await self.tree.labels_of_pages(pairs, kind, by_page=by_page) if of_kind else {}
             )
             for batch in id_batches(item.id for item in of_kind):
                 bodies = await self.tree.pages_by_id(batch, ANY_STATUS, bodies=True, kind=kind)

@@ -260,3 +260,26 @@ def test_a_full_listing_the_hour_cannot_hold_does_not_hold_back_the_days_changes
         listed = sync(reader, collection, space_key="BIG")
     assert listed.full_listing and listed.deleted == 1 and listed.updated == 0
     assert listed.unchanged == 4_999
+
+
+def test_a_full_listing_that_fetches_a_few_pages_asks_their_labels_page_by_page(
+    tmp_path: Path,
+) -> None:
+    """Labels listed by label return every page of the space carrying them (a point each);
+    for a few changed pages of a labelled space, asking each page is cheaper."""
+    emulator = wide_space(600)
+    pages = big_space_pages(emulator)
+    for index, page in enumerate(pages[:300]):
+        emulator.site.label_page(page.id, ("runbook", "howto", "adr")[index % 3])
+    reader = make_reader(emulator)
+    with LocalCollection(tmp_path / "wiki.sqlite") as collection:
+        sync(reader, collection, space_key="BIG", full_every=EVERY_RUN)
+        for page in pages[10:20]:  # more pages than labels in use
+            emulator.site.edit_page(page.id, body="<p>A labelled page, edited.</p>")
+        emulator.clear_log()
+        daily = sync(reader, collection, space_key="BIG", full_every=EVERY_RUN)
+        [document] = [d for d in collection.documents() if d.id_ == pages[10].id]
+    assert daily.full_listing and daily.updated == 10
+    by_label = [e for e in emulator.log if "/labels/" in e.path and e.path.endswith("/pages")]
+    assert by_label == []  # not three listings of 100 labelled pages each
+    assert document.metadata["labels"] == "howto"  # pages[10]: index 10 % 3
