@@ -16,7 +16,7 @@ from llama_index_readers_confluence_v2.emulator import Emulator, Site, populate_
 from llama_index_readers_confluence_v2.emulator.generator import USERS
 
 from .conftest import api_client, make_reader
-from .sites import wide_space
+from .sites import empty_site, wide_space
 
 
 def site_with_space(pages: int) -> tuple[Site, str]:
@@ -507,3 +507,26 @@ async def test_cql_search_pages_with_a_next_link_relative_to_wiki_and_refuses_ba
         bad = await client.get("/wiki/rest/api/content/search", params={"cql": "space = = x"})
     assert len(seen) == len(set(seen)) > 4
     assert bad.status_code == 400 and "Could not parse cql" in bad.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("content_id", "tiny"),
+    # real id/tiny pairs from the reference (section 5), and ids of 2**32 and more
+    [
+        ("7700526", "LoB1"),
+        ("24281301", "1YByAQ"),
+        ("196695", "VwAD"),
+        ("152141923", "Y4ARCQ"),
+        ("4294967296", "AAAAAAE"),  # 2**32: the fifth byte is 1
+    ],
+)
+async def test_tiny_links_are_confluences_own(content_id: str, tiny: str) -> None:
+    """The emulator makes `_links.tinyui` itself (not with the reader's code), as real pages
+    show them."""
+    site, _ = empty_site()
+    space = site.add_space("TINY", "Tiny")
+    site.add_content(space, "Page", content_id=content_id)
+    emulator = Emulator(site)
+    async with api_client(emulator) as client:
+        page = (await client.get(f"/wiki/api/v2/pages/{content_id}")).json()
+    assert page["_links"]["tinyui"] == f"/x/{tiny}"

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
+import struct
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from ..urls import id_to_tiny
 from .model import Attachment, Content, Site, Space
 from .transclusion import expanded
+
+
+def tiny_code(content_id: int) -> str:
+    """The `/x/CODE` of a content id, as Confluence makes it (reference section 5, TinyUrl):
+    the id as 8 little-endian bytes in standard base64, `+` as `_` and `/` as `-`, with the
+    trailing `=` and `A` characters dropped. Written here, not taken from the reader."""
+    code = base64.standard_b64encode(struct.pack("<q", content_id)).decode("ascii")
+    return code.translate(str.maketrans("+/", "_-")).rstrip("=").rstrip("A")
 
 
 def slug(title: str) -> str:
@@ -73,7 +82,7 @@ def blogpost_json(post: Content, site: Site, body_format: str | None) -> dict[st
         "_links": {
             "webui": blogpost_webui(post, space),
             "editui": f"/pages/resumedraft.action?draftId={post.id}",
-            "tinyui": f"/x/{id_to_tiny(int(post.id))}",
+            "tinyui": f"/x/{tiny_code(int(post.id))}",
         },
     }
 
@@ -104,7 +113,7 @@ def page_json(
                 "webui": page_webui(page, space),
                 "editui": f"/pages/resumedraft.action?draftId={page.id}",
                 "edituiv2": f"/spaces/{quote(space.key)}/pages/edit-v2/{page.id}",
-                "tinyui": f"/x/{id_to_tiny(int(page.id))}",
+                "tinyui": f"/x/{tiny_code(int(page.id))}",
             },
         }
     )
