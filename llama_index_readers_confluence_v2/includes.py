@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import AuthError, PermissionDeniedError, RequestRefusedError
+from .errors import AuthError, NotFoundError, PermissionDeniedError, RequestRefusedError
 from .markdown import MAX_INCLUDE_DEPTH, IncludedPage, IncludeRef, include_refs
 from .permissions import Readable
-from .routes import ANY_STATUS, CQL_PAGE, CQL_SEARCH, V2, cql_string
+from .routes import ANY_STATUS, CQL_PAGE, CQL_SEARCH, cql_string
 from .tree import SiteTree
 
 logger = logging.getLogger(__name__)
@@ -177,11 +177,10 @@ class Inclusions:
         return _matched(titles, [(str(h.get("title") or ""), str(h["id"])) for h in hits])
 
     async def _by_title(self, space_key: str, title: str) -> str | None:
-        space = await self.tree.space_by_key(space_key)
-        params = {"space-id": space.id, "title": title, "status": ",".join(ANY_STATUS)}
-        found = await self.tree.client.get_json(f"{V2}/pages", params)
-        results = found.get("results", []) if isinstance(found, dict) else []
-        return str(results[0]["id"]) if results else None
+        try:
+            return await self.tree.page_id_by_title(space_key, title)
+        except NotFoundError:
+            return None
 
 
 def _matched(titles: list[str], hits: list[tuple[str, str]]) -> dict[str, str]:

@@ -253,7 +253,8 @@ class Screen:
             ]
             title = f"{len(nodes)} space{'' if len(nodes) == 1 else 's'}"
             return JSONResponse({"title": title, "nodes": nodes, "all": "spaces"})
-        return JSONResponse({"title": shown.title, "nodes": self._marked(_nodes_of(shown))})
+        nodes = await asyncio.to_thread(self._marked, _nodes_of(shown))
+        return JSONResponse({"title": shown.title, "nodes": nodes})
 
     async def children(self, request: Request) -> Response:
         """What is right under a node the page opens, read then (a level at a time)."""
@@ -262,12 +263,14 @@ class Screen:
         node_id, kind = _text(body, "id"), _text(body, "kind")
         if kind == "space":
             tree = await asyncio.to_thread(lambda: reader.browse(node_id, one_level=True))
-            return JSONResponse({"nodes": self._marked(_nodes_of(tree))})
+            return JSONResponse({"nodes": await asyncio.to_thread(self._marked, _nodes_of(tree))})
         below = await asyncio.to_thread(reader.level_below, node_id, kind)
-        return JSONResponse({"nodes": self._marked([_node(child) for child in below])})
+        nodes = [_node(child) for child in below]
+        return JSONResponse({"nodes": await asyncio.to_thread(self._marked, nodes)})
 
     def _marked(self, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Nodes the default collection holds already say so (`imported`)."""
+        """Nodes the default collection holds already say so (`imported`); SQLite is read off
+        the server's loop (callers run this in a thread)."""
         from ..sinks import LocalCollection
 
         path = self.settings.collection
