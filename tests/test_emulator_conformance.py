@@ -74,6 +74,7 @@ ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/pages/{home}/direct-children", {}),
     ("/pages/{home}/descendants", {"depth": "5"}),
     ("/pages/{page}/ancestors", {}),
+    ("/attachments", {"sort": "-modified-date", "limit": "3"}),
     ("/folders/{folder}", {}),
     ("/folders/{folder}/direct-children", {}),
     ("/folders/{folder}/descendants", {}),

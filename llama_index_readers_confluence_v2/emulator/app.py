@@ -28,10 +28,10 @@ from starlette.types import Message, Receive, Scope, Send
 from . import views
 from .api import ApiError, Caller, Origins, error_response
 from .faults import Faults, LoggedRequest
-from .model import Content, Site, Space
+from .model import Attachment, Content, Site, Space
 from .oauth import OAuthServer
 from .permissions import SCOPES, PermissionRoutes
-from .quota import PointsQuota, objects_read, points_for
+from .quota import PointsQuota, objects_read, points_for, route_of
 from .v1 import V1Routes, legacy_download
 
 V2_PREFIX = "/wiki/api/v2"
@@ -151,7 +151,8 @@ class EmulatorApp:
         entry.status = start["status"]
         content_type = dict(start["headers"]).get(b"content-type", b"").decode("latin-1")
         objects = objects_read(entry.path, entry.status, body, content_type)
-        quota.charge(points_for(entry.method, entry.path, objects, per_object=quota.per_object))
+        points = points_for(entry.method, entry.path, objects, per_object=quota.per_object)
+        quota.charge(points, route_of(entry.method, entry.path, entry.raw_query))
         extra = quota.headers() if oauth else {}
         headers = [*start["headers"], *((k.lower().encode(), v.encode()) for k, v in extra.items())]
         await send({**start, "headers": headers})
@@ -355,6 +356,7 @@ class _V2Routes:
             ("/pages/{id:int}/ancestors", self.ancestors),
             ("/pages/{id:int}/attachments", self.attachments),
             ("/pages/{id:int}/labels", self.page_labels),
+            ("/attachments", self.site_attachments),
             *(
                 (f"/{route}{suffix}", handler)
                 for route in NODE_ROUTES
@@ -755,6 +757,35 @@ class _V2Routes:
         items = sorted(((int(a.id[3:]), a) for a in selected), key=lambda pair: pair[0])
         return self._listing(request, items, lambda a: views.attachment_json(a, self.site), 50)
 
+    def site_attachments(self, request: Request, caller: Caller) -> Response:
+        """Every attachment of the site the caller may see (on pages and blog posts it may
+        read, of any status), filtered and sorted as the page's own listing."""
+        statuses = self._statuses(
+            request, {"current", "archived"}, {"current", "archived", "trashed"}
+        )
+        sort = request.query_params.get("sort")  # none given: in id order
+        keyer = _ATTACHMENT_SORTS.get((sort or "id").lstrip("-"))
+        if keyer is None or sort in ("id", "-id"):
+            raise ApiError(400, f"Invalid sort {sort!r}")
+        file_name = request.query_params.get("filename")
+        media_type = request.query_params.get("mediaType")
+        selected = [
+            a
+            for a in self.site.attachments.values()
+            if a.status in statuses
+            and (file_name is None or a.title == file_name)
+            and (media_type is None or a.media_type == media_type)
+            and (page := self.site.contents.get(a.page_id)) is not None
+            and self.site.visible(page, caller.account_id)
+        ]
+        descending = (sort or "").startswith("-")
+        ordered = sorted(selected, key=keyer, reverse=descending)
+        items = ((_directional(keyer(a), descending), a) for a in ordered)
+        order = (sort or "id").lstrip("-")
+        return self._listing(
+            request, items, lambda a: views.attachment_json(a, self.site), 50, order=order
+        )
+
     def page_labels(self, request: Request, caller: Caller) -> Response:
         page = self._visible(str(request.path_params["id"]), caller, _container_kind(request))
         items = sorted((int(self.site.label_ids[n]), n) for n in page.labels)
@@ -834,6 +865,11 @@ def _container_kind(request: Request) -> str:
     return "blogpost" if "/blogposts/" in request.url.path else "page"
 
 
+_ATTACHMENT_SORTS: dict[str, Callable[[Attachment], Any]] = {
+    "id": lambda attachment: int(attachment.id[3:]),
+    "created-date": lambda attachment: (attachment.created_at, int(attachment.id[3:])),
+    "modified-date": lambda attachment: (attachment.last_modified, int(attachment.id[3:])),
+}
 _PAGE_SORTS: dict[str, Callable[[Content], Any]] = {
     "id": lambda page: int(page.id),
     "created-date": lambda page: (page.created_at, int(page.id)),

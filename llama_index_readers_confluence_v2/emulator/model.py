@@ -167,6 +167,10 @@ class Site:
         # it at all, and v1 `space/{key}?expand=permissions` does (`anonymousAccess`); a test can
         # switch on the other reading, a grant to the user "anonymous"
         self.anonymous_in_v2_permissions = False
+        # whether moving to the trash (and restoring from it) dates the item, so that a listing
+        # sorted by `-modified-date` shows it first, is unverified (the version does not change):
+        # by default it does; a test can switch on the other reading, where it keeps its date
+        self.trash_dates_items = True
         self.body_factory: Callable[[Content], str] = lambda content: "<p></p>"
         self.bytes_factory: Callable[[Attachment], bytes] = lambda attachment: b""
         self._next_id = 65536
@@ -447,14 +451,34 @@ class Site:
         for label in labels:
             self.label_ids.setdefault(label, str(1000 + len(self.label_ids)))
 
+    def trash_content(self, content_id: str) -> None:
+        """Move a page or blog post to the space's trash (status `trashed`, listed only when that
+        status is asked for); its children move up to its parent, as in Confluence."""
+        content = self.contents[content_id]
+        content.status = "trashed"
+        self._lift_children(content)
+        if self.trash_dates_items:
+            content.modified_at = self.tick()
+
+    def restore_content(self, content_id: str) -> None:
+        """Bring a page or blog post back from the trash, under its parent if that is still
+        current, else at the space's root."""
+        content = self.contents[content_id]
+        content.status = "current"
+        parent = self.contents.get(content.parent_id or "")
+        if parent is None or parent.status != "current":
+            self.move_content(content_id, None)
+        if self.trash_dates_items:
+            content.modified_at = self.tick()
+
     def delete_content(self, content_id: str) -> None:
-        """Remove a page or folder; its children move up to its parent, as in Confluence."""
+        """Delete a page or folder for good (a purge from the trash, or a folder's deletion):
+        its children move up to its parent, as in Confluence."""
         content = self.contents.pop(content_id)
         siblings = self.children.get(content.parent_id or f"space:{content.space_id}", [])
         if content_id in siblings:
             siblings.remove(content_id)
-        for child_id in self.children.pop(content_id, []):
-            self.move_content(child_id, content.parent_id)
+        self._lift_children(content)
         if content.kind in ("page", "blogpost"):
             listed = self.space_pages if content.kind == "page" else self.space_blogposts
             pages = listed[content.space_id]
@@ -463,6 +487,22 @@ class Site:
                 pages.pop(index)
         for attachment_id in self.page_attachments.pop(content_id, []):
             self.attachments.pop(attachment_id, None)
+
+    def _lift_children(self, content: Content) -> None:
+        for child_id in list(self.children.pop(content.id, [])):
+            self.move_content(child_id, content.parent_id)
+
+    def trash_attachment(self, attachment_id: str) -> None:
+        """Delete an attached file: it goes to the trash (its page's version does not change)."""
+        attachment = self.attachments[attachment_id]
+        attachment.status = "trashed"
+        if self.trash_dates_items:
+            attachment.modified_at = self.tick()
+
+    def purge_attachment(self, attachment_id: str) -> None:
+        """An attached file deleted for good: no trace of it is left."""
+        attachment = self.attachments.pop(attachment_id)
+        self.page_attachments[attachment.page_id].remove(attachment_id)
 
     def move_content(self, content_id: str, new_parent_id: str | None) -> None:
         content = self.contents[content_id]

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 WINDOW = 3600
 IDENTITY_ROUTES = ("/permissions", "/restriction", "/user", "/group", "/role-assignments")
@@ -70,6 +73,24 @@ def _named(restrictions: dict[str, Any]) -> int:
     )
 
 
+_ID_SEGMENT = re.compile(r"/(?:(?:att)?\d+|[0-9a-f-]{36}|[A-Z][A-Z0-9]*|~[\w-]+)(?=/|$)")
+_CQL_TYPE = re.compile(r"type\s*(?:=|in)\s*\(?\s*\"?(\w+)")
+
+
+def route_of(method: str, path: str, query: str = "") -> str:
+    """A request's route, for a points count by route: ids and space keys as `{id}`, the one
+    parameter that changes what a listing is (its sort; a CQL search's content type) kept."""
+    path = path.split("/wiki", 1)[-1] if "/wiki/" in path else path
+    route = _ID_SEGMENT.sub("/{id}", path)
+    params = parse_qs(query)
+    if "sort" in params:
+        route += f"?sort={params['sort'][0]}"
+    if "cql" in params:
+        kind = _CQL_TYPE.search(params["cql"][0])
+        route += f"?cql type={kind.group(1) if kind else '?'}"
+    return f"{method} {route}"
+
+
 def points_for(method: str, path: str, objects: int, *, per_object: bool) -> int:
     if method not in ("GET", "HEAD") and not (path.endswith("-bulk") or "/search" in path):
         return 1
@@ -91,6 +112,7 @@ class PointsQuota:
     used: int = 0  # points in the current window
     total: int = 0  # points over the emulator's life: what tests compare the reader's count to
     refused: int = 0
+    by_route: Counter[str] = field(default_factory=Counter)  # points over the emulator's life
     _window: int = -1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -107,11 +129,12 @@ class PointsQuota:
             self._roll(self.clock())
             return self.enforced and self.used >= self.limit
 
-    def charge(self, points: int) -> None:
+    def charge(self, points: int, route: str = "") -> None:
         with self._lock:
             self._roll(self.clock())
             self.used += points
             self.total += points
+            self.by_route[route] += points
 
     def headers(self) -> dict[str, str]:
         now = self.clock()
