@@ -324,9 +324,9 @@ def browse(
 @click.option(
     "--full-every",
     type=click.FloatRange(min=0),
-    help="Days between full listings of a large space or site (they notice deletions and moves; "
-    "between them only changes are asked for). 0: every run. Default: every run under 5,000 "
-    "pages or with --permissions, else 7.",
+    help="Days between full listings of a space or site (they notice what the trash does not "
+    "show: purges, moves out, restrictions; between them only changes are asked for). 0: every "
+    "run. Default: 7, or every run with --permissions.",
 )
 @click.option(
     "--max-points-per-hour",

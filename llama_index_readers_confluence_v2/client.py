@@ -420,6 +420,8 @@ class ConfluenceClient(HttpSession):
         self.cloud_id = connection.cloud_id or credential.cloud_id
         self._oauth = credential if isinstance(credential, OAuthCredential) else None
         self._use_gateway = self._oauth is not None or bool(getattr(credential, "scoped", False))
+        # routes the token lacks the scope for: refused again at once, without a request
+        self._out_of_scope: dict[str, AuthError] = {}
 
     def __repr__(self) -> str:
         return (
@@ -533,6 +535,8 @@ class ConfluenceClient(HttpSession):
         """An API call (`/wiki/...`, maybe with a query as Confluence wrote it): checked, sent,
         status mapped to errors, JSON decoded."""
         path, _, query = target.partition("?")
+        if path in self._out_of_scope:
+            raise self._out_of_scope[path]
         check_query(path, {**params, **{k: ",".join(v) for k, v in parse_qs(query).items()}})
         if query and not parse_qs(query, keep_blank_values=True).keys() <= parse_qs(query).keys():
             raise InvalidRequestError(f"refused to send {path} with a blank value in {query!r}")
@@ -601,11 +605,12 @@ class ConfluenceClient(HttpSession):
             return
         where = f"{redact_url(str(response.request.url))}"
         if status == 401 and self._oauth is not None and _scope_missing(response):
-            raise AuthError(
+            self._out_of_scope[path] = AuthError(
                 f"the token may not call {path}: a refreshed token was refused too, so it lacks a "
                 f"scope this call needs (HTTP 401, 'scope does not match'); {SIGN_IN_AGAIN} to "
                 "grant the default scopes"
             )
+            raise self._out_of_scope[path]
         if status == 401:
             raise AuthError(
                 f"Confluence refused the credentials of {self.credential.username!r} (HTTP 401 "

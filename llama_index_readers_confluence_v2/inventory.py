@@ -21,12 +21,13 @@ from .clock import later, modified_at
 from .comments import CommentListings, comments_digest
 from .documents import PageRecord, page_path
 from .fingerprint import Fingerprint
+from .held import Held
 from .includes import Included, Inclusions
-from .listings import touched_pages
+from .listings import touched_pages, trashed_attachment_pages
 from .order import ParentsFirst
 from .permissions import Permissions, Readable
 from .report import ImportReport
-from .routes import ANY_STATUS
+from .routes import ANY_STATUS, GONE_STATUSES
 from .selection import LoadRequest
 from .tree import SiteTree, id_batches
 from .walk import (
@@ -65,17 +66,20 @@ class Inventory:
         permissions: Permissions | None = None,
         report: ImportReport | None = None,
         inclusions: Inclusions | None = None,
-        known: Mapping[str, Fingerprint | None] | None = None,
+        held: Held | None = None,
     ) -> None:
         self.tree = tree
         self.inclusions = inclusions or Inclusions(tree)
-        self.known = known or {}  # what the sync target holds: the pages' stored fingerprints
+        self.held = held or Held()
+        self.known = self.held.pages  # the pages' stored fingerprints
         self.request = request
         self.listings = listings
         self.comments = comments
         self.permissions = permissions
         self.report = report or ImportReport()
         self.vanished: list[str] = []
+        self.trashed: list[str] = []  # held pages `recent` found in the trash
+        self._bodies: dict[str, dict[str, Any]] = {}  # pages listed with their bodies
         self._versions: dict[str, Any] = {}
         self._spaces_of: dict[str, str] = {}
         self._kinds: dict[str, str] = {}  # blog posts; the rest are pages
@@ -90,26 +94,27 @@ class Inventory:
             ordered += await handled(target, self)
         return await self._listed(ordered)
 
-    async def recent(
-        self, since: datetime, known: Mapping[str, Fingerprint | None]
-    ) -> list[Listed]:
+    async def recent(self, since: datetime) -> list[Listed]:
         """The pages of a space or site selection that may have changed since `since` (see
         recent.py): edited ones, those whose attachments or comments changed, those including
         an edited page (or one titled as a page they include that was missing), and those
         under a page `known` held with another title or place."""
         self._changes_only = True
+        known = self.known
         spaces = [
             space
             for selection in self.request.selections
             async for space in selected_spaces(self.tree, selection, self.request)
         ]
-        edited = await self._edited_since([s.id for s in spaces], since, "page")
-        if self.request.include_blog_posts:
-            edited += await self._edited_since([s.id for s in spaces], since, "blogpost")
-        touched: set[str] = set()
-        for space in spaces:
-            for content_type in self._extras_kinds():
-                touched |= await touched_pages(self.tree.client, content_type, space.key, since)
+        space_ids = [s.id for s in spaces]
+        kinds = ["page", "blogpost"] if self.request.include_blog_posts else ["page"]
+        edited: list[dict[str, Any]] = []
+        for kind in kinds:
+            edited += await self._edited_since(space_ids, since, kind)
+            trashed = await self._since(space_ids, since, kind, GONE_STATUSES, bodies=False)
+            self.trashed += [str(raw["id"]) for raw in trashed if str(raw["id"]) in known]
+        touched = await self._touched_since([space.key for space in spaces], since)
+        touched -= set(self.trashed)
         # the overlap with the last run comes again: the same version, nothing attached changed
         fresh = [
             raw
@@ -117,6 +122,7 @@ class Inventory:
             if str(raw["id"]) in touched or not _held_at(known.get(str(raw["id"])), raw)
         ]
         self._note_all(fresh)  # kinds were noted by _edited_since
+        self._bodies.update((str(raw["id"]), raw) for raw in fresh)
         await self.tree.learn_ancestors_of([r for r in fresh if self._kind(str(r["id"])) == "page"])
         ordered = [str(raw["id"]) for raw in fresh]
         touched |= self._including(edited, known)
@@ -154,26 +160,41 @@ class Inventory:
     async def _edited_since(
         self, space_ids: list[str], since: datetime, kind: str
     ) -> list[dict[str, Any]]:
-        """Pages (or blog posts) of these spaces edited at or after `since`, newest first: one
-        listing per 100 spaces, stopped at the first older one."""
+        """Pages (or blog posts) of these spaces edited at or after `since`, with their bodies,
+        newest first; remembered in the tree."""
         statuses = self.request.blog_statuses if kind == "blogpost" else self.request.statuses
-        recent: list[dict[str, Any]] = []
-        for start in range(0, len(space_ids), MAX_SPACE_IDS):
-            listing = self.tree.pages_by_edit(
-                space_ids[start : start + MAX_SPACE_IDS], statuses, kind
-            )
-            async with aclosing(listing):
-                async for batch in listing:
-                    for raw in batch:
-                        self._note_latest(raw)
-                    fresh = [raw for raw in batch if (modified_at(raw) or since) >= since]
-                    recent += fresh
-                    if len(fresh) < len(batch):
-                        break
+        recent = await self._since(space_ids, since, kind, statuses, bodies=True)
         for raw in recent:
             self.tree.remember(raw, kind)
             if kind != "page":
                 self._kinds[str(raw["id"])] = kind
+        return recent
+
+    async def _since(
+        self,
+        space_ids: list[str],
+        since: datetime,
+        kind: str,
+        statuses: tuple[str, ...],
+        *,
+        bodies: bool,
+    ) -> list[dict[str, Any]]:
+        """Pages (or blog posts) of these spaces and statuses dated at or after `since`, newest
+        first: one listing per 100 spaces, stopped at the first older one."""
+        recent: list[dict[str, Any]] = []
+        for start in range(0, len(space_ids), MAX_SPACE_IDS):
+            listing = self.tree.pages_by_edit(
+                space_ids[start : start + MAX_SPACE_IDS], statuses, kind, bodies=bodies
+            )
+            async with aclosing(listing):
+                async for batch in listing:
+                    fresh = [raw for raw in batch if (modified_at(raw) or since) >= since]
+                    if bodies:  # the edits: what the next watermark starts from
+                        for raw in batch:
+                            self._note_latest(raw)
+                    recent += fresh
+                    if len(fresh) < len(batch):
+                        break
         return recent
 
     async def _hydrate(self, page_ids: list[str]) -> list[str]:
@@ -258,10 +279,38 @@ class Inventory:
         return await self._digests(page_ids, self.comments.of_page, comments_digest)
 
     async def _attachment_digests(self, page_ids: list[str]) -> dict[str, str]:
-        """With attachments asked for, each page's attachments (see AttachmentListings)."""
+        """With attachments asked for, each page's attachments (see AttachmentListings); with
+        `files_since`, a held page's as the target holds them unless they changed since."""
         if not self.request.include_attachments:
             return {}
-        return await self._digests(page_ids, self.listings.of_page, attachments_digest)
+        held: dict[str, str] = {}
+        if self.held.files_since is not None:
+            touched = await self._files_touched(page_ids, self.held.files_since)
+            for page_id in page_ids:
+                stored = self.known.get(page_id)
+                if stored is not None and stored.files is not None and page_id not in touched:
+                    held[page_id] = stored.files
+        listed = [i for i in page_ids if i not in held]
+        return held | await self._digests(listed, self.listings.of_page, attachments_digest)
+
+    async def _files_touched(self, page_ids: list[str], since: datetime) -> set[str]:
+        """Pages whose attachments were added, changed or trashed since `since`."""
+        keys = sorted({self.tree.spaces[self._spaces_of[i]].key for i in page_ids})
+        return await self._touched_since(keys, since, ["attachment"])
+
+    async def _touched_since(
+        self, space_keys: list[str], since: datetime, kinds: list[str] | None = None
+    ) -> set[str]:
+        """Pages of these spaces whose attachments (or comments) were added or changed since
+        `since` (those held at the version found left out), or trashed."""
+        client, touched = self.tree.client, set()
+        for kind in self._extras_kinds() if kinds is None else kinds:
+            unchanged = self.held.holds_version if kind == "attachment" else None
+            for key in space_keys:
+                touched |= await touched_pages(client, kind, key, since, unchanged)
+        if self.request.include_attachments and (kinds is None or "attachment" in kinds):
+            touched |= await trashed_attachment_pages(client, since)
+        return touched
 
     async def _digests(
         self,
@@ -334,7 +383,8 @@ class Inventory:
         return fetched * FEW_PAGES_SHARE < len(self._spaces_of)
 
     async def records(self, wanted: list[Listed]) -> AsyncIterator[PageRecord]:
-        """Bodies of the pages (then blog posts) asked for, in the order asked, 250 a request."""
+        """Bodies of the pages (then blog posts) asked for, in the order asked: those the
+        newest-first listing brought as they came, the rest by id, 250 a request."""
         for kind in ("page", "blogpost"):
             of_kind = [item for item in wanted if self._kind(item.id) == kind]
             pairs = [(item.space_id, item.id) for item in of_kind]
@@ -342,8 +392,7 @@ class Inventory:
             labels = (
                 await self.tree.labels_of_pages(pairs, kind, by_page=by_page) if of_kind else {}
             )
-            for batch in id_batches(item.id for item in of_kind):
-                bodies = await self.tree.pages_by_id(batch, ANY_STATUS, bodies=True, kind=kind)
+            async for batch, bodies in self._bodies_of([item.id for item in of_kind], kind):
                 for page_id in batch:
                     raw = bodies.get(page_id)
                     if raw is None:
@@ -351,6 +400,16 @@ class Inventory:
                         continue
                     space = await self.tree.space_by_id(str(raw["spaceId"]))
                     yield self.tree.record(raw, space, labels, kind)
+
+    async def _bodies_of(
+        self, page_ids: list[str], kind: str
+    ) -> AsyncIterator[tuple[list[str], Mapping[str, dict[str, Any]]]]:
+        """(ids, their pages with bodies) in batches: the listed ones first, then by id."""
+        listed = [i for i in page_ids if i in self._bodies]
+        if listed:
+            yield listed, self._bodies
+        for batch in id_batches(i for i in page_ids if i not in self._bodies):
+            yield batch, await self.tree.pages_by_id(batch, ANY_STATUS, bodies=True, kind=kind)
 
 
 def _held_at(stored: Fingerprint | None, raw: Mapping[str, Any]) -> bool:

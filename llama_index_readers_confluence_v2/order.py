@@ -38,7 +38,7 @@ class ParentsFirst:
     async def rest(self) -> list[Raw]:
         """After the listing: the pages whose parent never came, shallowest first (parents
         before children), their missing parents learnt in batches."""
-        await self.tree.learn_parents(list(self.waiting))
+        await self.tree.learn_ancestors_of([pages[0] for pages in self.waiting.values()])
         rest: list[Raw] = []
         while self.waiting:
             depth = self.tree.ancestors_of

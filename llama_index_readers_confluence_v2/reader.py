@@ -41,12 +41,14 @@ from .credential_store import CredentialStore
 from .credentials import ConfluenceCredential, OAuthCredential
 from .errors import BadArgumentError
 from .files import DEFAULT_MAX_FILE_BYTES, PARSE_TIMEOUT, AttachmentInfo
+from .held import Held
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from .kept_tree import KeptTree
 from .permissions import viewer_of
 from .recent import listed_by_space
 from .report import Change, ImportReport, PageUpsert
 from .routes import TREE_KINDS
-from .run import Held, run_changes
+from .run import run_changes
 from .selection import LoadRequest, parse_request, statuses
 from .selection import keywords as keywords_of
 from .settings import (
@@ -237,6 +239,8 @@ class ConfluenceReader(BaseReader):
         original_files: Iterable[str] = (),
         relabel: bool = False,
         since: str | None = None,
+        files_since: str | None = None,
+        kept_tree: KeptTree | None = None,
         **selection: Any,
     ) -> AsyncIterator[Change]:
         """What changed since a target stored `known` ({page id: fingerprint}) for this selection.
@@ -252,7 +256,12 @@ class ConfluenceReader(BaseReader):
         `PageRelabel` (its new permission metadata, no body fetched); without `relabel`, as an
         upsert. With `since` (an ISO time on Confluence's clock, a previous run's
         `last_report.latest_edit` less an overlap; whole spaces or the site only), only what may
-        have changed since is listed (recent.py), and nothing is removed.
+        have changed since is listed (recent.py), and only pages found in the trash are
+        removed. With `files_since` (a full listing only), the attachments of pages in `known`
+        are taken as they were, save those changed or trashed since that time (files deleted
+        for good are then not noticed). `kept_tree` (kept_tree.py) is what a target kept of the tree: a run with `since`
+        starts from it instead of asking for ancestors again, and every run rewrites it with
+        what it learnt.
         """
         request = self.request(**selection)
         if since is not None and not listed_by_space(request):
@@ -266,6 +275,10 @@ class ConfluenceReader(BaseReader):
             original_files=frozenset(original_files),
             relabel=relabel,
             since=None if since is None or not known else parse_time(since),
+            tree=kept_tree,
+            files_since=None
+            if files_since is None or since is not None
+            else parse_time(files_since),
         )
         async for change in self._run(request, held, report or ImportReport()):
             yield change

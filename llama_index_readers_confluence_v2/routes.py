@@ -15,7 +15,8 @@ CQL_PAGE = 200  # hits a request; Cloud's caps are unverified, so `next` is trus
 DESCENDANT_DEPTH = 5  # the levels one `descendants` request reaches
 EDIT_PAGE = 25  # pages a newest-first listing asks for at a time (it is stopped early)
 ANY_STATUS = ("current", "archived")
-EVERY_STATUS = ("current", "archived", "trashed", "deleted")
+GONE_STATUSES = ("trashed", "deleted")  # in the trash, or deleted
+EVERY_STATUS = (*ANY_STATUS, *GONE_STATUSES)
 
 
 # the content tree's nodes that are not pages: pages can sit beneath each of them

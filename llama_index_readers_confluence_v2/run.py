@@ -19,8 +19,6 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -43,6 +41,7 @@ from .events import (
 )
 from .files import ParserPool, needs_workers
 from .fingerprint import Fingerprint
+from .held import Held
 from .includes import Inclusions, Resolution
 from .inventory import Inventory, Listed
 from .markdown import ConversionContext, ConvertedBody, includes_any, storage_to_markdown
@@ -62,24 +61,6 @@ UNPARSED_MAX = 32 * 1024 * 1024  # downloaded file bytes waiting for a parser, a
 Window = collections.deque[
     tuple[PageRecord, ConvertedBody, Resolution, "asyncio.Task[PageParts] | None"]
 ]
-
-
-@dataclass(frozen=True)
-class Held:
-    """What a sync target holds (page and attachment fingerprints) and wants (original files)."""
-
-    pages: Mapping[str, Fingerprint | None] = field(default_factory=dict)
-    attachments: Mapping[str, str] = field(default_factory=dict)
-    original_files: frozenset[str] = frozenset()
-    relabel: bool = False  # the target re-labels documents in place
-    since: datetime | None = None  # list only what changed since (recent.py)
-    stores: bool = True  # False: a plain load, no target to store fingerprints for
-
-    @classmethod
-    def parsed(cls, pages: Mapping[str, str], **rest: Any) -> Held:
-        """From the texts a target stored; a fingerprint of no known form is None (fetched
-        again)."""
-        return cls({page_id: Fingerprint.parse(text) for page_id, text in pages.items()}, **rest)
 
 
 async def run_changes(
@@ -115,8 +96,10 @@ class ImportRun:
         self.report = report
         self.client = client
         self.tree = SiteTree(client)
+        if held.tree is not None and held.since is not None:  # a full listing learns afresh
+            self.tree.nodes.update(held.tree.nodes)
         self.walker = Walker(self.tree, request)
-        self.listings = AttachmentListings(client, self._extras_in_bulk)
+        self.listings = AttachmentListings(client, self._files_in_bulk)
         self.comments = CommentListings(client, self._extras_in_bulk)
         self.permissions = (
             Permissions(client, lambda key: held.since is None and request.imports_whole(key))
@@ -132,7 +115,7 @@ class ImportRun:
             self.permissions,
             report,
             self.inclusions,
-            held.pages,
+            held,
         )
         self.pool = ParserPool(timeout=settings.parse_timeout)
         self.attachments = self._page_attachments()
@@ -150,6 +133,10 @@ class ImportRun:
             and request.statuses == ("current",)
             and request.imports_whole(space_key)
         )
+
+    def _files_in_bulk(self, space_key: str) -> bool:
+        """Attachments listed in bulk too only when every page's are wanted."""
+        return self.held.files_since is None and self._extras_in_bulk(space_key)
 
     def _page_attachments(self) -> PageAttachments:
         """The run's attachment pipeline; when attachments are wanted, the slow starts (parser
@@ -207,6 +194,8 @@ class ImportRun:
                 self.report.skip(node.id, self._contentless(node), None)
         for page_id in self.walker.vanished + self.inventory.vanished:
             self._fail(page_id, "deleted or restricted during the import")
+        if self.held.tree is not None:
+            self.held.tree.keep(self.tree.nodes, seeded=self.held.since is not None)
 
     def _contentless(self, node: TreeNode) -> str:
         """Why a whiteboard, database or embed met on the way is not a document."""
@@ -231,7 +220,7 @@ class ImportRun:
         if held.since is None:
             listed = await self.inventory.listing()
         else:
-            listed = await self.inventory.recent(held.since, held.pages)
+            listed = await self.inventory.recent(held.since)
         report.listed += len(listed)
         changed = []
         for item in listed:
@@ -248,9 +237,11 @@ class ImportRun:
         emit(TotalPagesToProcessEvent, total_pages=len(changed))
         async for change in self._upserts(self.inventory.records(changed)):
             yield change
-        if held.since is not None:  # only what changed was listed: the rest is unknown
-            return
-        for page_id in sorted(set(held.pages) - {item.id for item in listed}, key=int):
+        if held.since is None:
+            gone = set(held.pages) - {item.id for item in listed}
+        else:  # only what changed was listed: of the rest, what is in the trash is known gone
+            gone = set(self.inventory.trashed) - {item.id for item in listed}
+        for page_id in sorted(gone, key=int):
             yield PageRemoval(page_id)
 
     def _chosen(self, listed: list[Listed]) -> list[Listed]:

@@ -19,8 +19,15 @@ from typing import Any, Protocol, cast
 from llama_index.core.schema import Document
 
 from .bridge import iterate_sync
+from .kept_tree import KeptTree
 from .reader import ConfluenceReader
-from .recent import Checkpoint, changes_first, full_listing_due, next_since
+from .recent import (
+    Checkpoint,
+    changes_first,
+    files_listing_due,
+    full_listing_due,
+    next_since,
+)
 from .report import Change, PageRelabel, PageRemoval, PageUpsert, SyncReport
 
 
@@ -54,6 +61,15 @@ class CheckpointTarget(SyncTarget, Protocol):
     def checkpoint(self, scope: str) -> str | None: ...
 
     def save_checkpoint(self, scope: str, checkpoint: str) -> None: ...
+
+
+class TreeKeepingTarget(SyncTarget, Protocol):
+    """A target that keeps the upper part of the content tree per scope (text:
+    `kept_tree.KeptTree`): a changes-only sync then does not ask for ancestors again."""
+
+    def kept_tree(self, scope: str) -> str | None: ...
+
+    def save_kept_tree(self, scope: str, tree: str) -> None: ...
 
 
 class AttachmentAwareTarget(SyncTarget, Protocol):
@@ -90,23 +106,20 @@ def sync(
 
     A target that keeps checkpoints (`LocalCollection`, `H2OGPTeCollection`) is synced by what
     changed since the last run, for whole spaces and sites, with a full listing (which notices
-    deletions, moves and audience changes) when the last one is `full_every` old. By default
-    (None) that is every run for selections under 5,000 pages or with `include_permissions`,
-    else 7 days (see recent.py); `timedelta(0)` lists in full every run. A full listing due by
+    deletions the trash does not show, moves and audience changes) when the last one is
+    `full_every` old. By default (None) that is 7 days, or every run with `include_permissions`
+    (see recent.py); `timedelta(0)` lists in full every run. A full listing due by
     age is preceded by the changes-only pass, so one that the hour's quota stops (its
     deletions are applied only once it is complete) never holds back the day's changes."""
     request = reader.request(show_progress=show_progress, **selection)  # fails before any write
     scope, description = request.scope(reader.base_url)
     keeper = cast(CheckpointTarget, target) if _keeps_checkpoints(target) else None
-    run = _Run(reader, target, keeper, scope, description, show_progress, selection)
+    run = _Run(reader, target, keeper, scope, description, show_progress, full_every, selection)
     known = target.known(scope)
     checkpoint = run.checkpoint()
     now = time.time()
-    held = len(known)
-    full = not known or full_listing_due(checkpoint, request, held=held, now=now, every=full_every)
-    if not (
-        full and known and changes_first(checkpoint, request, held=held, now=now, every=full_every)
-    ):
+    full = not known or full_listing_due(checkpoint, request, now=now, every=full_every)
+    if not (full and known and changes_first(checkpoint, request, now=now, every=full_every)):
         return run.once(known, checkpoint, full=full)
     changes = run.once(known, checkpoint, full=False)
     listing = run.once(target.known(scope), run.checkpoint(), full=True)
@@ -125,6 +138,7 @@ class _Run:
     scope: str
     description: str
     show_progress: bool
+    every: timedelta | None
     selection: dict[str, Any]
 
     def checkpoint(self) -> Checkpoint | None:
@@ -137,10 +151,14 @@ class _Run:
         target, scope = self.target, self.scope
         started = time.time()
         since = None if full or checkpoint is None else checkpoint.since
+        files_due = files_listing_due(checkpoint, now=started, every=self.every)
+        files_since = checkpoint.since if full and checkpoint and not files_due else None
         aware = cast(AttachmentAwareTarget, target) if _is_aware(target) else None
         known_files = aware.known_attachments(scope) if aware else {}
         originals = aware.original_files if aware else frozenset()
         relabelling = cast(RelabellingTarget, target) if hasattr(target, "relabel") else None
+        keeping = cast(TreeKeepingTarget, target) if hasattr(target, "kept_tree") else None
+        tree = KeptTree.from_json(keeping.kept_tree(scope)) if keeping else None
         target.begin(scope, self.description)
         report = SyncReport(full_listing=full, since=since)
         changes = iterate_sync(
@@ -151,6 +169,8 @@ class _Run:
                 original_files=originals,
                 relabel=relabelling is not None,
                 since=since,
+                files_since=files_since,
+                kept_tree=tree,
                 show_progress=self.show_progress,
                 **self.selection,
             )
@@ -162,18 +182,32 @@ class _Run:
             target.finish()  # what was handed over before the stop is kept (a batching target)
             raise
         target.finish()
-        if self.keeper is not None and not report.failures:  # failed pages: again
-            previous = checkpoint.since if checkpoint else None
-            self.keeper.save_checkpoint(
-                scope,
-                Checkpoint(
-                    next_since(previous, report.latest_edit, time.time() - started),
-                    started if full or checkpoint is None else checkpoint.full_at,
-                ).to_json(),
-            )
-        if not full:  # what was not listed is held unchanged
-            report.unchanged = len(known) - report.updated - report.relabeled
+        if not report.failures:  # failed pages: asked for again from the same place
+            if keeping is not None and tree is not None:
+                keeping.save_kept_tree(scope, tree.to_json())
+            if self.keeper is not None:
+                after = _next_checkpoint(checkpoint, report, started, full, files_since is None)
+                self.keeper.save_checkpoint(scope, after.to_json())
+        if not full:  # what was not listed (nor found in the trash) is held unchanged
+            report.unchanged = len(known) - report.updated - report.relabeled - report.deleted
         return report
+
+
+def _next_checkpoint(
+    checkpoint: Checkpoint | None,
+    report: SyncReport,
+    started: float,
+    full: bool,
+    files_listed: bool,
+) -> Checkpoint:
+    """Where the next run starts: the newest edit seen (less the overlap), and when this run
+    started if it listed every page (and every attachment)."""
+    previous = checkpoint or Checkpoint(None, started)
+    return Checkpoint(
+        next_since(previous.since, report.latest_edit, time.time() - started),
+        started if full else previous.full_at,
+        started if full and files_listed else previous.files_at,
+    )
 
 
 def _apply(

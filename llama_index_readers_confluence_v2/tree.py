@@ -17,10 +17,12 @@ from typing import Any
 from .client import MAX_IDS, ConfluenceClient
 from .documents import PageRecord, SpaceInfo, TreeNode, page_record
 from .errors import (
+    AuthError,
     BadArgumentError,
     ConfluenceError,
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
     RequestRefusedError,
 )
 from .routes import (
@@ -43,6 +45,7 @@ from .routes import (
 from .urls import CqlSelection
 
 logger = logging.getLogger(__name__)
+NODES_SEARCHED_FROM = 3  # unknown folders above a space's pages: from this many, one search
 
 Labels = dict[str, tuple[str, ...]]
 
@@ -73,6 +76,7 @@ class SiteTree:
         self.embed_urls: dict[str, str] = {}  # an embed's target, where it was read
         self._space_labels: dict[tuple[str, str], Labels] = {}  # (space id, kind)
         self._labels_in_space: dict[str, list[dict[str, Any]]] = {}
+        self._nodes_searched: set[str] = set()  # spaces whose nodes one CQL search brought
 
     # ---- spaces -------------------------------------------------------------------------------
 
@@ -150,9 +154,14 @@ class SiteTree:
             yield batch
 
     def pages_by_edit(
-        self, space_ids: list[str], statuses: tuple[str, ...], kind: str = "page"
+        self,
+        space_ids: list[str],
+        statuses: tuple[str, ...],
+        kind: str = "page",
+        *,
+        bodies: bool = False,
     ) -> AsyncGenerator[list[dict[str, Any]], None]:
-        """The pages (or blog posts) of up to 100 spaces, bodiless, the last edited first,
+        """The pages (or blog posts) of up to 100 spaces, the last edited first,
         EDIT_PAGE a request, each asked for only once the previous one is read: the caller stops
         at the first page older than its watermark, and the whole of the last response is
         charged (a point an object), so small responses keep what is paid beyond the watermark
@@ -163,6 +172,8 @@ class SiteTree:
             "status": ",".join(statuses),
             "sort": "-modified-date",
         }
+        if bodies:  # a listing costs a point an object, bodies or not
+            params["body-format"] = "storage"
         return self.client.paginate_batches(f"{V2}/{collection(kind)}", params, read_ahead=False)
 
     async def pages_by_id(
@@ -229,6 +240,52 @@ class SiteTree:
             self.embed_urls[node.id] = str(raw["embedUrl"])
         return node
 
+    async def _search_nodes_above(self, pages: list[dict[str, Any]]) -> None:
+        """Where a space's pages sit under NODES_SEARCHED_FROM unknown folders or more, every
+        folder of the space at once: one CQL search, a point a folder, where asking each costs
+        two (whiteboards, databases and embeds are asked one by one: an embed's own answer
+        holds its address). Once a space a run; a search refused (a
+        token without the search scope) leaves them to be asked one by one."""
+        by_space: dict[str, set[str]] = {}
+        for raw in pages:
+            parent_id = str(raw.get("parentId"))
+            if raw.get("parentType") == "folder" and parent_id not in self.nodes:
+                by_space.setdefault(str(raw.get("spaceId")), set()).add(parent_id)
+        for space_id, nodes in by_space.items():
+            if len(nodes) < NODES_SEARCHED_FROM or space_id in self._nodes_searched:
+                continue
+            self._nodes_searched.add(space_id)
+            space = await self.space_by_id(space_id)
+            try:
+                async for node in self._nodes_of_space(space, ("folder",)):
+                    self.nodes.setdefault(node.id, node)
+            except (AuthError, PermissionDeniedError) as exc:
+                logger.info("folders of %s are asked one by one: %s", space.key, exc)
+
+    async def _nodes_of_space(
+        self, space: SpaceInfo, kinds: tuple[str, ...] = NODE_KINDS
+    ) -> AsyncIterator[TreeNode]:
+        """A space's tree nodes of these kinds (not pages), with their parents: v2 cannot list
+        them by space, so CQL finds them with their ancestors (root first; none at the root)."""
+        params = {
+            "cql": f"type in ({','.join(kinds)}) AND space={cql_string(space.key)}",
+            "expand": "ancestors",
+            "limit": CQL_PAGE,
+        }
+        async for hit in self.client.paginate(CQL_SEARCH, params):
+            kind = str(hit.get("type", "folder"))
+            if kind not in NODE_KINDS:
+                continue
+            above = (hit.get("ancestors") or [{}])[-1]
+            self._node_spaces[str(hit["id"])] = space.id
+            yield TreeNode(
+                str(hit["id"]),
+                str(hit.get("title") or ""),
+                kind,
+                _str_or_none(above.get("id")),
+                _str_or_none(above.get("type")),
+            )
+
     async def any_node(self, node_id: str, kinds: tuple[str, ...] = NODE_KINDS) -> TreeNode | None:
         """A tree node of any of these kinds (not pages), for an id given without its kind:
         each kind's route is asked in turn (folders first, the commonest)."""
@@ -247,7 +304,8 @@ class SiteTree:
 
     async def _learn_node_parents(self, batch: list[dict[str, Any]]) -> None:
         """Folders, whiteboards, databases and embeds are not listed with pages: fetch the
-        unknown ones above a batch (and theirs) concurrently."""
+        unknown ones above a batch (and theirs) concurrently, or the space's all at once."""
+        await self._search_nodes_above(batch)
         wanted = {
             str(raw["parentId"]): str(raw["parentType"])
             for raw in batch
@@ -295,6 +353,7 @@ class SiteTree:
     async def learn_ancestors_of(self, pages: list[dict[str, Any]]) -> None:
         """Every ancestor of these pages: one page's through its `ancestors` (one request, then
         their titles), several pages' level by level (250 parents a request)."""
+        await self._search_nodes_above(pages)
         unknown = [
             raw
             for raw in pages
@@ -402,20 +461,11 @@ class SiteTree:
         return [(self._learn_descendant(item), str(item["id"]) in parents) for item in shown]
 
     async def root_folders(self, space: SpaceInfo) -> list[TreeNode]:
-        """A space's folders, whiteboards, databases and embeds that sit under no page. v2
-        cannot list them by space, so CQL finds them with their ancestors (the hits without any
-        are the root ones)."""
-        params = {
-            "cql": f"type in ({','.join(NODE_KINDS)}) AND space={cql_string(space.key)}",
-            "expand": "ancestors",
-            "limit": CQL_PAGE,
-        }
+        """A space's folders, whiteboards, databases and embeds that sit under no page."""
         roots = []
-        async for hit in self.client.paginate(CQL_SEARCH, params):
-            kind = str(hit.get("type", "folder"))
-            if not hit.get("ancestors") and kind in NODE_KINDS:
-                node = TreeNode(str(hit["id"]), str(hit.get("title") or ""), kind, None)
-                self.nodes[node.id] = node
+        async for node in self._nodes_of_space(space):
+            self.nodes[node.id] = node
+            if node.parent_id is None:
                 roots.append(node)
         return roots
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import tracemalloc
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -270,30 +271,52 @@ def test_sync_notices_files_added_replaced_and_removed_without_a_page_edit(
         assert (first.added, first.attachments) == (3, 3)
         version = busy.version
         site.add_attachment(busy, "new.csv", "text/csv", "csv", b"city,rank\nparis,1\n")
-        replaced.version += 1
-        replaced.data = b"# v2 final"
+        site.new_attachment_version(replaced.id, b"# v2 final")
         gone = next(a for a in site.attachments.values() if a.title == "old.txt")
-        site.attachments.pop(gone.id)
-        site.page_attachments[busy.id].remove(gone.id)
+        site.trash_attachment(gone.id)  # deleting a file moves it to the trash
         assert busy.version == version  # Confluence does not bump a page for its files
         emulator.clear_log()
         second = sync(reader, collection, space_key="SYNC", include_attachments=True)
+        assert not second.full_listing  # the default daily sync: what changed only
         texts = {d.metadata["file_name"]: d.text for d in collection.documents("attachment")}
         steady = collection.search("never changes")
-        bodies = [e for e in emulator.log if "body-format" in e.query]
+        bodies = [e for e in emulator.log if "body-format" in e.query and "id" in e.query]
         downloads = [e.path for e in emulator.log if e.path.endswith("/download")]
         emulator.clear_log()
         third = sync(reader, collection, space_key="SYNC", include_attachments=True)
     assert (second.updated, second.unchanged, second.added) == (1, 2, 0)
     assert set(texts) == {"notes.md", "new.csv", "steady.txt"} and "v2 final" in texts["notes.md"]
-    assert [e.query.get("id") for e in bodies] == [busy.id], [(e.path, e.query) for e in bodies]
+    # only the busy page's body is read (by id, or in the newest-first listing's overlap)
+    assert {e.query.get("id") for e in bodies} <= {busy.id}, [(e.path, e.query) for e in bodies]
     assert len(downloads) == 2 and all(busy.id in path for path in downloads)  # not steady.txt
     assert (second.attachments, second.kept) == (2, 1)
     assert steady[0].title == "steady.txt (Busy page)"
     assert (third.updated, third.unchanged) == (0, 3)
-    assert not [e for e in emulator.log if "body-format" in e.query or "download" in e.path]
+    assert not [e for e in emulator.log if "id" in e.query or "download" in e.path]
     searches = [e for e in emulator.log if e.path.endswith("/content/search")]
-    assert len(searches) == 1  # the cost of noticing: one CQL search per 200 of the space's files
+    assert len(searches) == 1  # the cost of noticing: one CQL search of the files changed since
+
+
+def test_a_file_deleted_for_good_waits_for_the_full_listing(tmp_path: Path) -> None:
+    """A file purged without passing through the trash leaves no trace a changes-only sync
+    could ask for: the periodic full listing (weekly by default) removes it."""
+    site, author = empty_site()
+    space = site.add_space("SYNC", "Sync Space", author_id=author)
+    busy = site.add_content(space, "Busy page")
+    purged = site.add_attachment(busy, "purged.txt", "text/plain", "plain", b"soon gone")
+    emulator = Emulator(site)
+    reader = make_reader(emulator)
+    with LocalCollection(tmp_path / "wiki.sqlite") as collection:
+        sync(reader, collection, space_key="SYNC", include_attachments=True)
+        site.purge_attachment(purged.id)
+        daily = sync(reader, collection, space_key="SYNC", include_attachments=True)
+        still = [d.metadata["file_name"] for d in collection.documents("attachment")]
+        weekly = sync(
+            reader, collection, space_key="SYNC", include_attachments=True, full_every=timedelta(0)
+        )
+        after = [d.metadata["file_name"] for d in collection.documents("attachment")]
+    assert (daily.full_listing, still) == (False, ["purged.txt"])
+    assert (weekly.full_listing, weekly.updated, after) == (True, 1, [])
 
 
 def test_a_page_edit_downloads_none_of_its_unchanged_images_and_files(tmp_path: Path) -> None:

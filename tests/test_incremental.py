@@ -84,13 +84,14 @@ def test_a_sync_between_full_listings_asks_only_for_what_changed(tmp_path: Path)
         site.add_comment(discussed, "<p>Should this mention the wombat?</p>")
         new = site.add_content(space, "Quokka onboarding checklist", pages[0].id)
         leaf = next(p for p in reversed(pages) if not site.child_ids(p.id))
-        site.delete_content(leaf.id)
+        site.delete_content(leaf.id)  # deleted for good: no trace in the trash
         emulator.clear_log()
 
         second = sync(reader, collection, full_every=WEEKLY, **options)
         assert not second.full_listing
         changed = {edited.id, parent.id, refiled.id, discussed.id} | _below(emulator, parent.id)
-        assert body_requests(emulator) == changed | {new.id}
+        # the edited, renamed and new pages came with their bodies in the newest-first listing
+        assert body_requests(emulator) == changed - {edited.id, parent.id}
         assert (second.added, second.updated, second.deleted) == (1, len(changed), 0)
         assert second.unchanged == 600 - len(changed)
         assert [h.page_id for h in collection.search("zebra crossing")] == [edited.id]
@@ -132,10 +133,10 @@ def test_a_daily_sync_of_a_large_space_costs_points_in_proportion_to_the_change(
         daily = sync(reader, collection, space_key="BIG")
         assert not daily.full_listing
         assert (daily.updated, daily.added, daily.deleted) == (50, 0, 0)
-        assert body_requests(emulator) == {p.id for p in edited}
-        # the listing down to the watermark (at most one response of 25 beyond it), the 50
-        # bodies, their labels (a request each) and the ancestors they bring: a few points per
-        # changed page, none per page held
+        assert body_requests(emulator) == set()  # the bodies came with the newest-first listing
+        # the listing down to the watermark (at most one response of 25 beyond it) with the 50
+        # bodies, their labels (a request each), the trash down to the watermark, and the
+        # ancestors they bring: a few points per changed page, none per page held
         assert daily.points <= 25 + 50 * 8, daily.points
         assert daily.points * 12 < listing_points
 
@@ -154,7 +155,9 @@ def test_a_quiet_days_sync_pays_a_few_points_not_a_page_of_250(tmp_path: Path) -
         emulator.clear_log()
         daily = sync(reader, collection, space_key="BIG")
     by_edit = [e for e in emulator.log if e.query.get("sort") == "-modified-date"]
-    assert {e.query["limit"] for e in by_edit} == {"25"} and len(by_edit) <= 3
+    edits = [e for e in by_edit if "trashed" not in e.query["status"]]
+    trash = [e for e in by_edit if "trashed" in e.query["status"]]
+    assert {e.query["limit"] for e in by_edit} == {"25"} and len(edits) <= 3 and len(trash) == 1
     assert (daily.updated, daily.full_listing) == (3, False)
     assert daily.points <= 25 * len(by_edit) + 3 * 8 < 250, daily.points
 
@@ -189,17 +192,16 @@ def test_when_a_full_listing_is_due() -> None:
     guarded = parse_request(site, kwargs={"space_key": "ENG", "include_permissions": True})
     pages = parse_request(site, kwargs={"page_ids": ["1"]})
 
-    def due(checkpoint: Checkpoint | None, request: object, held: int, every: object) -> bool:
-        return full_listing_due(checkpoint, request, held=held, now=now, every=every)  # type: ignore[arg-type]
+    def due(checkpoint: Checkpoint | None, request: object, every: object) -> bool:
+        return full_listing_due(checkpoint, request, now=now, every=every)  # type: ignore[arg-type]
 
-    assert due(None, space, 50_000, None)  # nothing to start from
-    assert not due(recent, space, 50_000, None)  # a large space: changes only, for a week
-    assert due(old, space, 50_000, None)
-    assert due(recent, space, 1_000, None)  # a small one: a listing every run costs little
-    assert due(recent, guarded, 50_000, None)  # audiences change without any edit
-    assert not due(recent, guarded, 50_000, WEEKLY)  # unless the user accepts the delay
-    assert due(recent, pages, 50_000, WEEKLY)  # a watermark covers whole spaces only
-    assert due(recent, space, 50_000, EVERY_RUN)
+    assert due(None, space, None)  # nothing to start from
+    assert not due(recent, space, None)  # changes only for a week, whatever the size: deletions
+    assert due(old, space, None)  # that passed through the trash are found in it
+    assert due(recent, guarded, None)  # audiences change without any edit
+    assert not due(recent, guarded, WEEKLY)  # unless the user accepts the delay
+    assert due(recent, pages, WEEKLY)  # a watermark covers whole spaces only
+    assert due(recent, space, EVERY_RUN)
 
 
 def test_since_is_refused_for_a_selection_it_cannot_cover() -> None:
@@ -229,7 +231,7 @@ def test_an_h2ogpte_collection_keeps_its_checkpoint(h2o: H2OGPTeEmulator) -> Non
     again = H2OGPTeCollection(client, target.collection_id)
     second = sync(reader, again, space_key="BIG", full_every=WEEKLY)
     assert not second.full_listing and (second.updated, second.added) == (1, 0)
-    assert body_requests(emulator) == {pages[3].id}
+    assert body_requests(emulator) == set()  # its body came with the newest-first listing
 
 
 def test_a_full_listing_the_hour_cannot_hold_does_not_hold_back_the_days_changes(

@@ -33,10 +33,22 @@ def test_a_thousand_page_space_takes_six_requests() -> None:
 
 
 def test_each_folder_costs_one_request_and_is_fetched_once() -> None:
-    emulator = wide_space(300, folders=5)
+    emulator = wide_space(300, folders=2)
     make_reader(emulator).load_data(space_key="BIG")
     folder_requests = [path for path in api_requests(emulator) if "/folders/" in path]
-    assert len(folder_requests) == len(set(folder_requests)) == 5
+    assert len(folder_requests) == len(set(folder_requests)) == 2
+
+
+def test_a_space_with_many_folders_learns_them_in_one_search() -> None:
+    """From three folders above a space's pages, one CQL search of the space's folders (a
+    point a folder) replaces a request per folder (two points each); paths are the same."""
+    emulator = wide_space(300, folders=5)
+    documents = make_reader(emulator).load_data(space_key="BIG")
+    asked = api_requests(emulator)
+    searches = [p for p in asked if p.endswith("/content/search")]
+    assert [p for p in asked if "/folders/" in p] == [] and len(searches) == 1
+    shelved = {d.metadata["path"].split(" > ")[2] for d in documents if d.metadata["depth"] == 3}
+    assert {f"Shelf {n}" for n in range(5)} <= shelved
 
 
 def test_parents_come_before_children_and_paths_include_folders() -> None:

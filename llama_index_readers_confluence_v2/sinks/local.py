@@ -54,6 +54,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (        -- where the next sync of a scop
     scope TEXT PRIMARY KEY,
     checkpoint TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kept_trees (         -- the tree's parents, for the next changes-only sync
+    scope TEXT PRIMARY KEY,
+    tree TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(
     page_id UNINDEXED, title, path, text, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -134,6 +138,13 @@ class LocalCollection:
 
     def save_checkpoint(self, scope: str, checkpoint: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (scope, checkpoint))
+
+    def kept_tree(self, scope: str) -> str | None:
+        row = self._db.execute("SELECT tree FROM kept_trees WHERE scope = ?", (scope,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_kept_tree(self, scope: str, tree: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO kept_trees VALUES (?, ?)", (scope, tree))
 
     def upsert(
         self,
