@@ -1,6 +1,7 @@
 """Keep a local collection in sync: the second run fetches and writes only what changed.
 
-Runs offline against the bundled emulator, where we edit, delete and add pages between runs.
+Runs offline against the bundled emulator, where we edit, delete (to the trash) and add pages
+between runs.
 """
 
 import tempfile
@@ -27,7 +28,7 @@ with emulator.serve(), LocalCollection(path) as collection:
     space = site.space_of("ENG")
     pages = [str(i) for i in site.space_pages[space.id]]
     site.edit_page(pages[3], body="<p>Rewritten: the on-call rota moved to Tuesdays.</p>")
-    site.delete_content(pages[9])
+    site.trash_content(pages[9])
     site.add_content(space, "New escalation policy", space.homepage_id)
 
     print("second run:", sync(reader, collection, space_key="ENG").summary())

@@ -101,15 +101,24 @@ def browse(
 @dataclass(frozen=True)
 class TargetChoice:
     """Where an import writes, checked when chosen and opened where the import runs: an
-    h2oGPTe collection (one per audience when split), or a local collection file."""
+    h2oGPTe collection (one per audience when split), a LlamaIndex vector index in a folder
+    (`index_dir`, embedded with `embed_model`: see embedding.embed_model_named), or a local
+    collection file."""
 
     collection_path: str | Path | None = None
     h2ogpte_address: str | None = None
     collection_id: str | None = None
     api_key: str | None = field(default=None, repr=False)
     split_by_audience: bool = False
+    index_dir: str | Path | None = None
+    embed_model: str = "hashing"
 
     def __post_init__(self) -> None:
+        chosen = [self.collection_path, self.h2ogpte_address, self.index_dir]
+        if sum(bool(target) for target in chosen) > 1:
+            raise BadArgumentError(
+                "choose one target: --to PATH, --to-index FOLDER or --h2ogpte ADDRESS"
+            )
         if self.h2ogpte_address and not (self.collection_id and self.api_key):
             raise BadArgumentError("h2oGPTe needs its address, a collection id and an API key")
         if self.h2ogpte_address:  # the API key goes there: https, as everywhere in the package
@@ -119,6 +128,8 @@ class TargetChoice:
     def description(self) -> str:
         if self.h2ogpte_address:
             return f"h2oGPTe collection {self.collection_id}"
+        if self.index_dir:
+            return f"vector index {self.index_dir}"
         return str(self.collection_path or DEFAULT_COLLECTION)
 
     def open(self) -> SyncTarget:
@@ -136,6 +147,12 @@ class TargetChoice:
             if self.split_by_audience:
                 return AudienceCollections(client, str(self.collection_id))
             return H2OGPTeCollection(client, str(self.collection_id))
+        if self.index_dir:
+            from .embedding import embed_model_named
+            from .sinks.vector_index import IndexTarget
+
+            folder = Path(self.index_dir).expanduser()
+            return IndexTarget.open(folder, embed_model_named(self.embed_model))
         from .sinks import LocalCollection
 
         return LocalCollection(Path(self.collection_path or DEFAULT_COLLECTION).expanduser())

@@ -100,14 +100,25 @@ def main(
     type=click.Path(dir_okay=False),
     help="Collection file (default: a fresh temporary one).",
 )
+@click.option(
+    "--to-index",
+    "index_dir",
+    type=click.Path(file_okay=False),
+    help="Sync into a LlamaIndex vector index kept in this folder instead (a words-only "
+    "embedding that needs no model).",
+)
 @_clean_errors
-def demo(pages: int, space: str, target: str | None) -> None:
+def demo(pages: int, space: str, target: str | None, index_dir: str | None) -> None:
     """Run the bundled Confluence emulator and import a space with its images, files, blog
     posts and comments, offline."""
     from .emulator import Emulator
     from .reader import ConfluenceReader
     from .sinks import LocalCollection
     from .sync import sync
+
+    if index_dir:
+        _demo_index(pages, space, Path(index_dir))
+        return
 
     emulator = Emulator(pages=pages)
     account = emulator.user()
@@ -156,6 +167,35 @@ def demo(pages: int, space: str, target: str | None) -> None:
         click.echo(f'\nSearch "{query}":')
         for hit in found[:3]:
             click.echo(f"  {hit.title} - {hit.path}\n    {' '.join(hit.snippet.split())}")
+
+
+def _demo_index(pages: int, space: str, folder: Path) -> None:
+    """The demo space synced into a vector index kept in `folder`, then asked a question."""
+    from .embedding import HashingEmbedding
+    from .emulator import Emulator
+    from .reader import ConfluenceReader
+    from .sinks import IndexTarget
+    from .sync import sync
+
+    emulator = Emulator(pages=pages)
+    account = emulator.user()
+    with emulator.serve():
+        reader = ConfluenceReader(
+            emulator.base_url,
+            user_name=account.email,
+            api_token=account.api_token,
+            api_gateway_url=emulator.gateway_url,
+        )
+        target = IndexTarget.open(folder, HashingEmbedding())
+        with _summary_reports_skips():
+            report = sync(reader, target, space_key=space, include_attachments=True)
+    click.echo(
+        f"Vector index {folder}: {report.summary()}; {target.embedded} chunks embedded, "
+        f"{report.points:,} API points"
+    )
+    click.echo('\nNearest to "incident runbook":')
+    for hit in target.index.as_retriever(similarity_top_k=3).retrieve("incident runbook"):
+        click.echo(f"  {hit.node.metadata.get('title')} - {hit.node.metadata.get('path')}")
 
 
 # ---- the screen ---------------------------------------------------------------------------------
@@ -311,6 +351,19 @@ def browse(
 )
 @click.option("--collection", "collection_id", help="h2oGPTe collection id (with --h2ogpte).")
 @click.option(
+    "--to-index",
+    "index_dir",
+    type=click.Path(file_okay=False),
+    help="A LlamaIndex vector index kept in this folder (in-memory store, persisted there).",
+)
+@click.option(
+    "--embed-model",
+    default="hashing",
+    show_default=True,
+    help="With --to-index: module:Class of a LlamaIndex embedding (e.g. "
+    "llama_index.embeddings.openai:OpenAIEmbedding); `hashing` needs no model (words only).",
+)
+@click.option(
     "--base-url", envvar="CONFLUENCE_BASE_URL", help="Site address, needed when only ids are given."
 )
 @click.option("--credential", "credential_id", help="Stored credential id (see `auth list`).")
@@ -351,6 +404,8 @@ def ingest(
     collection_path: str | None,
     h2ogpte_address: str | None,
     collection_id: str | None,
+    index_dir: str | None,
+    embed_model: str,
     base_url: str | None,
     credential_id: str | None,
     page_status: str,
@@ -358,15 +413,14 @@ def ingest(
     max_points_per_hour: float | None,
 ) -> None:
     """Import pages, spaces or sites (URLs, page ids or space keys), or labelled pages
-    (--label); re-runs import only changes."""
+    (--label), into a local collection, a LlamaIndex vector index or h2oGPTe; re-runs
+    import only changes."""
     from .sync import sync
 
     if not targets and not labels and not cql:
         raise BadArgumentError(
             "say what to import: page or space URLs, page ids, a space key, --label or --cql"
         )
-    if h2ogpte_address and collection_path:
-        raise BadArgumentError("choose one target: --to PATH or --h2ogpte ADDRESS --collection ID")
     if h2ogpte_address and not collection_id:
         raise BadArgumentError(
             "--h2ogpte needs --collection ID (the h2oGPTe collection to import into)"
@@ -396,7 +450,14 @@ def ingest(
         "include_permissions": permissions,
         "page_status": page_status,
     }
-    choice = _target(h2ogpte_address, collection_id, collection_path, split_by_audience)
+    choice = _target(
+        h2ogpte_address,
+        collection_id,
+        collection_path,
+        split_by_audience,
+        index_dir=index_dir,
+        embed_model=embed_model,
+    )
     target = choice.open()
     with _summary_reports_skips():
         report = sync(
@@ -424,15 +485,26 @@ def _target(
     collection_id: str | None,
     collection_path: str | None,
     split_by_audience: bool = False,
+    *,
+    index_dir: str | None = None,
+    embed_model: str = "hashing",
 ) -> Any:
     from .app import TargetChoice
 
     api_key = None
-    if h2ogpte_address:
+    if h2ogpte_address and not (collection_path or index_dir):  # two targets: refused first
         api_key = os.environ.get("H2OGPTE_API_KEY") or click.prompt(
             "h2oGPTe API key", hide_input=True
         )
-    return TargetChoice(collection_path, h2ogpte_address, collection_id, api_key, split_by_audience)
+    return TargetChoice(
+        collection_path,
+        h2ogpte_address,
+        collection_id,
+        api_key,
+        split_by_audience,
+        index_dir,
+        embed_model,
+    )
 
 
 def _print_skips(report: Any) -> None:
@@ -447,7 +519,7 @@ def _print_skips(report: Any) -> None:
 
 
 @main.command()
-@click.argument("collection", type=click.Path(dir_okay=False))
+@click.argument("collection", type=click.Path())
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=10, show_default=True)
 @click.option(
@@ -457,6 +529,12 @@ def _print_skips(report: Any) -> None:
 )
 @click.option("--group", "groups", multiple=True, help="A group id of that account (repeat).")
 @click.option("--anonymous", is_flag=True, help="Answer as someone not signed in would see it.")
+@click.option(
+    "--embed-model",
+    default="hashing",
+    show_default=True,
+    help="For a vector index folder (--to-index): the embedding it was made with.",
+)
 @_clean_errors
 def search(
     collection: str,
@@ -465,8 +543,10 @@ def search(
     account_id: str | None,
     groups: tuple[str, ...],
     anonymous: bool,
+    embed_model: str,
 ) -> None:
-    """Full-text search of a local collection (per user with --as or --anonymous)."""
+    """Search a local collection (full text), or a vector index folder made with --to-index
+    (nearest chunks); per user with --as or --anonymous."""
     from .audience import Viewer
     from .sinks import LocalCollection
 
@@ -476,6 +556,9 @@ def search(
         raise BadArgumentError("--group belongs to an account: pass --as ACCOUNT_ID too")
     viewer = Viewer(account_id, groups) if account_id else Viewer() if anonymous else None
 
+    if Path(collection).is_dir():
+        _search_index(Path(collection), " ".join(query), limit, viewer, embed_model)
+        return
     if not Path(collection).is_file():
         raise BadArgumentError(
             f"no collection file {collection!r}; `confluence-v2 ingest ... --to {collection}` makes one"
@@ -484,6 +567,30 @@ def search(
         hits = opened.search(" ".join(query), limit=limit, viewer=viewer)
     for hit in hits:
         click.echo(f"{hit.title}  [{hit.path}]\n  {hit.url}\n  {' '.join(hit.snippet.split())}")
+    click.echo(f"{len(hits)} results")
+
+
+def _search_index(folder: Path, query: str, limit: int, viewer: Any, embed_model: str) -> None:
+    """The chunks of a vector index (--to-index) nearest the query, the viewer's only."""
+    from .audience import AudiencePostprocessor, audience_filters
+    from .embedding import embed_model_named
+    from .sinks.vector_index import STATE_FILE, IndexTarget
+
+    if not (folder / STATE_FILE).is_file():
+        raise BadArgumentError(
+            f"{str(folder)!r} holds no index; `confluence-v2 ingest ... --to-index {folder}` makes one"
+        )
+    target = IndexTarget.open(folder, embed_model_named(embed_model))
+    filters = audience_filters(viewer) if viewer is not None else None
+    retriever = target.index.as_retriever(similarity_top_k=limit, filters=filters)
+    hits = retriever.retrieve(query)
+    if viewer is not None:
+        hits = AudiencePostprocessor(viewer=viewer).postprocess_nodes(hits)
+    for hit in hits:
+        meta = hit.node.metadata
+        text = " ".join(hit.node.get_content().split())[:160]
+        click.echo(f"{meta.get('title')}  [{meta.get('path')}]  {hit.score or 0:.2f}")
+        click.echo(f"  {meta.get('url') or meta.get('page_url')}\n  {text}")
     click.echo(f"{len(hits)} results")
 
 

@@ -14,7 +14,8 @@ EXPECTED = {
     "space_to_index.py": "Indexed",
     "multimodal_images.py": "images indexed",
     "push_to_h2ogpte.py": ": 0 added, 0 updated, 0 deleted",
-    "incremental_resync.py": "second run: 1 added",
+    "incremental_resync.py": "second run: 1 added, 2 updated, 1 deleted",
+    "sync_vector_index.py": "attachments skipped; 1 chunks embedded",
     "permission_aware_query.py": "bob: answered from 6 pages, 0 of them restricted",
     "ingestion_pipeline.py": "after one page changed: 1 nodes;",
 }

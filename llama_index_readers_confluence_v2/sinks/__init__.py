@@ -1,5 +1,7 @@
-"""Where imports go: the embedded local collection, and h2oGPTe (optional extra)."""
+"""Where imports go: the embedded local collection, a LlamaIndex vector index (any vector
+store), and h2oGPTe (optional extra)."""
 
 from .local import LocalCollection, SearchHit
+from .vector_index import IndexTarget
 
-__all__ = ["LocalCollection", "SearchHit"]
+__all__ = ["IndexTarget", "LocalCollection", "SearchHit"]
