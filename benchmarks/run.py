@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import random
+import re
 import subprocess
 import sys
 import time
@@ -347,13 +348,11 @@ def write_results(
 
 
 def _kept_sections(path: Path) -> str:
-    """The sections other scripts write into RESULTS.md (estate.py's), kept as they were."""
-    from estate import BEGIN, END
-
+    """The sections other scripts write into RESULTS.md (estate.py's, index_sync.py's), each
+    between its markers, kept as they were."""
     text = path.read_text() if path.exists() else ""
-    if BEGIN not in text or END not in text:
-        return ""
-    return "\n" + BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    marked = re.finditer(r"<!-- (\S+): begin -->.*?<!-- \1: end -->", text, re.DOTALL)
+    return "".join("\n" + found.group(0) + "\n" for found in marked)
 
 
 if __name__ == "__main__":
