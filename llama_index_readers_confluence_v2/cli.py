@@ -111,47 +111,35 @@ def main(
 def demo(pages: int, space: str, target: str | None, index_dir: str | None) -> None:
     """Run the bundled Confluence emulator and import a space with its images, files, blog
     posts and comments, offline."""
-    from .emulator import Emulator
-    from .reader import ConfluenceReader
     from .sinks import LocalCollection
     from .sync import sync
 
     if index_dir:
         _demo_index(pages, space, Path(index_dir))
         return
-
-    emulator = Emulator(pages=pages)
-    account = emulator.user()
     path = (
         Path(target)
         if target
         else Path(tempfile.mkdtemp(prefix="confluence-v2-demo-")) / "wiki.sqlite"
     )
-    with emulator.serve():
-        click.echo(f"Emulated Confluence site at {emulator.base_url} ({pages} pages)")
-        reader = ConfluenceReader(
-            emulator.base_url,
-            user_name=account.email,
-            api_token=account.api_token,
-            api_gateway_url=emulator.gateway_url,
-            auth_server_url=emulator.auth_url,
+    with (
+        _demo_reader(pages) as reader,
+        LocalCollection(path) as collection,
+        _summary_reports_skips(),
+    ):
+        report = sync(
+            reader,
+            collection,
+            space_key=space,
+            include_attachments=True,
+            include_blog_posts=True,
+            include_comments=True,
+            show_progress=True,
         )
-        with LocalCollection(path) as collection, _summary_reports_skips():
-            report = sync(
-                reader,
-                collection,
-                space_key=space,
-                include_attachments=True,
-                include_blog_posts=True,
-                include_comments=True,
-                show_progress=True,
-            )
-            counts = collection.counts()
-            paths = [
-                d.metadata["path"] for _, d in zip(range(5), collection.documents(), strict=False)
-            ]
-            hits = collection.search("incident runbook")
-            discussed = collection.search("single sign-on revision")
+        counts = collection.counts()
+        paths = [d.metadata["path"] for _, d in zip(range(5), collection.documents(), strict=False)]
+        hits = collection.search("incident runbook")
+        discussed = collection.search("single sign-on revision")
     click.echo(
         f"Imported space {space}: {report.summary()}, in {report.requests} API requests "
         f"({report.points:,} API points)"
@@ -169,23 +157,32 @@ def demo(pages: int, space: str, target: str | None, index_dir: str | None) -> N
             click.echo(f"  {hit.title} - {hit.path}\n    {' '.join(hit.snippet.split())}")
 
 
-def _demo_index(pages: int, space: str, folder: Path) -> None:
-    """The demo space synced into a vector index kept in `folder`, then asked a question."""
-    from .embedding import HashingEmbedding
+@contextlib.contextmanager
+def _demo_reader(pages: int) -> Iterator[Any]:
+    """A reader of the bundled emulator, served on loopback while the block runs."""
     from .emulator import Emulator
     from .reader import ConfluenceReader
-    from .sinks import IndexTarget
-    from .sync import sync
 
     emulator = Emulator(pages=pages)
     account = emulator.user()
     with emulator.serve():
-        reader = ConfluenceReader(
+        click.echo(f"Emulated Confluence site at {emulator.base_url} ({pages} pages)")
+        yield ConfluenceReader(
             emulator.base_url,
             user_name=account.email,
             api_token=account.api_token,
             api_gateway_url=emulator.gateway_url,
+            auth_server_url=emulator.auth_url,
         )
+
+
+def _demo_index(pages: int, space: str, folder: Path) -> None:
+    """The demo space synced into a vector index kept in `folder`, then asked a question."""
+    from .embedding import HashingEmbedding
+    from .sinks import IndexTarget
+    from .sync import sync
+
+    with _demo_reader(pages) as reader:
         target = IndexTarget.open(folder, HashingEmbedding())
         with _summary_reports_skips():
             report = sync(reader, target, space_key=space, include_attachments=True)

@@ -64,6 +64,31 @@ def test_demo_imports_offline_and_searches(tmp_path: Path) -> None:
     assert (tmp_path / "demo.sqlite").exists()
 
 
+def test_ingest_into_a_vector_index_then_again_then_search_it(
+    served: Emulator, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    folder = str(tmp_path / "wiki-index")
+    ingest = ["ingest", f"{served.base_url}/spaces/DOCS", "--to-index", folder]
+    first = run(ingest, env)
+    served.site.edit_page(BIG_PAGE_ID, body="<p>The wombat migration plan.</p>")
+    second = run(ingest, env)
+    found = run(["search", folder, "wombat", "migration", "--limit", "1"], env)
+    mixed = run([*ingest, "--embed-model", "no_such_module:Embedding"], env)
+    both = run([*ingest, "--to", str(tmp_path / "x.sqlite")], env)
+    assert first.exit_code == 0 and f"Imported into vector index {folder}" in first.output
+    assert second.exit_code == 0 and "1 updated" in second.output, second.output
+    assert found.exit_code == 0 and "Big Id Page" in found.output and "1 results" in found.output
+    assert_clean_failure(mixed, r"no_such_module:Embedding.*could not be loaded")
+    assert_clean_failure(both, r"choose one target")
+
+
+def test_demo_into_a_vector_index(tmp_path: Path) -> None:
+    result = run(["demo", "--pages", "60", "--to-index", str(tmp_path / "index")])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Vector index .*: \d+ added.*; [1-9]\d* chunks embedded", result.output)
+    assert 'Nearest to "incident runbook":' in result.output
+
+
 def test_browse_lists_spaces_and_trees(served: Emulator, env: dict[str, str | None]) -> None:
     spaces = run(["browse", served.base_url], env)
     personal = run(["browse", served.base_url, "--personal", "--filter", "alice"], env)
