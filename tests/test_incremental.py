@@ -135,9 +135,9 @@ def test_a_daily_sync_of_a_large_space_costs_points_in_proportion_to_the_change(
         assert (daily.updated, daily.added, daily.deleted) == (50, 0, 0)
         assert body_requests(emulator) == set()  # the bodies came with the newest-first listing
         # the listing down to the watermark (at most one response of 25 beyond it) with the 50
-        # bodies, their labels (a request each), the trash down to the watermark, and the
-        # ancestors they bring: a few points per changed page, none per page held
-        assert daily.points <= 25 + 50 * 8, daily.points
+        # bodies, their labels (a request each), the trash down to the watermark; no ancestor
+        # (the collection kept the tree): a few points per changed page, none per page held
+        assert daily.points <= 2 * 25 + 50 * 3, daily.points
         assert daily.points * 12 < listing_points
 
 
