@@ -96,9 +96,10 @@ class Inventory:
 
     async def recent(self, since: datetime) -> list[Listed]:
         """The pages of a space or site selection that may have changed since `since` (see
-        recent.py): edited ones, those whose attachments or comments changed, those including
-        an edited page (or one titled as a page they include that was missing), and those
-        under a page `known` held with another title or place."""
+        recent.py): edited ones (with their bodies), those whose attachments or comments
+        changed or went to the trash, those including an edited page (or one titled as a page
+        they include that was missing), and those under a page `known` held with another title
+        or place. Held pages found in the trash are noted in `trashed`."""
         self._changes_only = True
         known = self.known
         spaces = [
