@@ -207,9 +207,8 @@ def floor_of(run: str, site: Site, keys: list[str], day: Day, phase: Phase) -> d
         ids = {p.id for p in held.pages}
         if run in ("first", "weekly", "monthly"):
             floor["pages"] += _listing(len(held.pages), MAX_IDS)
-            floor["archived parents"] += _listing(held.archived_parents, MAX_IDS) * bool(
-                held.archived_parents
-            )
+            if held.archived_parents:
+                floor["archived parents"] += _listing(held.archived_parents, MAX_IDS)
             floor["folders"] += _listing(held.nodes, CQL_PAGE)
         if run in ("first", "monthly"):
             floor["attachments"] += _listing(held.attachments, CQL_PAGE)

@@ -315,6 +315,11 @@ def attachment_fingerprint(version: Any, carried: Mapping[str, Any], alt: str = 
     return f"v{version}:" + hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
+def fingerprint_at_version(fingerprint: str, version: object) -> bool:
+    """Whether a stored attachment fingerprint is of this version of the attachment."""
+    return version is not None and fingerprint.startswith(f"v{version}:")
+
+
 def _version(raw: Mapping[str, Any]) -> Any:
     return (raw.get("version") or {}).get("number")
 

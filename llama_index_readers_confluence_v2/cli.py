@@ -426,18 +426,10 @@ def ingest(
         raise BadArgumentError(
             "--split-by-audience needs --h2ogpte and --permissions (it splits by who may read)"
         )
-    from .urls import typed_kind
-
-    urls = [t for t in targets if typed_kind(t) == "address"]
-    ids = [t for t in targets if typed_kind(t) == "id"]
-    keys = [t for t in targets if typed_kind(t) == "key"]
-    if len(keys) > 1:
-        raise BadArgumentError("give one space key per run (or space URLs)")
-    reader = _reader(obj, urls[0] if urls else None, credential_id, base_url, max_points_per_hour)
-    selection: dict[str, Any] = {
-        "url": urls or None,
-        "page_ids": ids or None,
-        "space_key": keys[0] if keys else None,
+    selection = _typed_selection(targets)
+    first_url = selection["url"][0] if selection["url"] else None
+    reader = _reader(obj, first_url, credential_id, base_url, max_points_per_hour)
+    selection |= {
         "label": list(labels) or None,
         "cql": cql,
         "include_children": children,
@@ -464,7 +456,25 @@ def ingest(
             full_every=None if full_every is None else timedelta(days=full_every),
             **selection,
         )
-    click.echo(f"Imported into {choice.description}: {report.summary()}")
+    _print_sync(choice.description, report)
+
+
+def _typed_selection(targets: tuple[str, ...]) -> dict[str, Any]:
+    """What was typed, told apart (urls.typed_kind): addresses, page ids, one space key."""
+    from .urls import typed_kind
+
+    urls = [t for t in targets if typed_kind(t) == "address"]
+    ids = [t for t in targets if typed_kind(t) == "id"]
+    keys = [t for t in targets if typed_kind(t) == "key"]
+    if len(keys) > 1:
+        raise BadArgumentError("give one space key per run (or space URLs)")
+    return {"url": urls or None, "page_ids": ids or None, "space_key": keys[0] if keys else None}
+
+
+def _print_sync(where: str, report: Any) -> None:
+    """A sync's summary: counts, cost, whether only changes were asked, what failed or was
+    skipped."""
+    click.echo(f"Imported into {where}: {report.summary()}")
     click.echo(f"  {report.requests:,} API requests, {report.points:,} API points")
     if not report.full_listing:
         click.echo(f"  asked only for changes since {report.since} (no full listing due)")

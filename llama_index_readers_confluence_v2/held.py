@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .attachments import fingerprint_at_version
 from .fingerprint import Fingerprint
 from .kept_tree import KeptTree
 
@@ -29,8 +30,7 @@ class Held:
     def holds_version(self, attachment_id: str, version: object) -> bool:
         """Whether the target holds this attachment at this version (an image or file it made
         a document of; others are not held)."""
-        stored = self.attachments.get(attachment_id, "")
-        return version is not None and stored.startswith(f"v{version}:")
+        return fingerprint_at_version(self.attachments.get(attachment_id, ""), version)
 
     @classmethod
     def parsed(cls, pages: Mapping[str, str], **rest: Any) -> Held:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from .documents import PageRecord, page_path
 from .fingerprint import Fingerprint
 from .held import Held
 from .includes import Included, Inclusions
-from .listings import touched_pages, trashed_attachment_pages
+from .listings import dated_since, touched_pages, trashed_attachment_pages
 from .order import ParentsFirst
 from .permissions import Permissions, Readable
 from .report import ImportReport
@@ -181,21 +180,15 @@ class Inventory:
         bodies: bool,
     ) -> list[dict[str, Any]]:
         """Pages (or blog posts) of these spaces and statuses dated at or after `since`, newest
-        first: one listing per 100 spaces, stopped at the first older one."""
+        first: one listing per 100 spaces, stopped at the first older one. The edits (with
+        bodies) are what the next watermark starts from."""
         recent: list[dict[str, Any]] = []
         for start in range(0, len(space_ids), MAX_SPACE_IDS):
             listing = self.tree.pages_by_edit(
                 space_ids[start : start + MAX_SPACE_IDS], statuses, kind, bodies=bodies
             )
-            async with aclosing(listing):
-                async for batch in listing:
-                    fresh = [raw for raw in batch if (modified_at(raw) or since) >= since]
-                    if bodies:  # the edits: what the next watermark starts from
-                        for raw in batch:
-                            self._note_latest(raw)
-                    recent += fresh
-                    if len(fresh) < len(batch):
-                        break
+            noted = self._note_latest if bodies else lambda raw: None
+            recent += await dated_since(listing, since, noted)
         return recent
 
     async def _hydrate(self, page_ids: list[str]) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -145,21 +145,33 @@ async def touched_pages(
     return found
 
 
-async def trashed_attachment_pages(client: ConfluenceClient, since: datetime) -> set[str]:
-    """Pages (and blog posts) whose attachments went to the trash since `since`: the site's
-    trashed attachments, the last dated first, EDIT_PAGE a request, stopped at the first one
-    dated before `since`. Where Confluence does not date a move to the trash (unverified),
-    this finds nothing and the next full listing notices the file gone."""
-    params = {"status": "trashed", "sort": "-modified-date", "limit": EDIT_PAGE}
-    found: set[str] = set()
-    listing = client.paginate_batches(f"{V2}/attachments", params, read_ahead=False)
+async def dated_since(
+    listing: AsyncGenerator[list[dict[str, Any]], None],
+    since: datetime,
+    seen: Callable[[dict[str, Any]], None] = lambda raw: None,
+) -> list[dict[str, Any]]:
+    """What a listing sorted newest first holds dated at or after `since`: read a response at
+    a time and closed at the first older item, so nothing beyond it is asked for (the last
+    response is paid in full). `seen` is shown every item read."""
+    recent: list[dict[str, Any]] = []
     async with aclosing(listing):
         async for batch in listing:
+            for raw in batch:
+                seen(raw)
             fresh = [raw for raw in batch if (modified_at(raw) or since) >= since]
-            for raw in fresh:
-                container = raw.get("pageId") or raw.get("blogPostId")
-                if container is not None:
-                    found.add(str(container))
+            recent += fresh
             if len(fresh) < len(batch):
                 break
-    return found
+    return recent
+
+
+async def trashed_attachment_pages(client: ConfluenceClient, since: datetime) -> set[str]:
+    """Pages (and blog posts) whose attachments went to the trash since `since`: the site's
+    trashed attachments, the last dated first, EDIT_PAGE a request, down to `since`. Where
+    Confluence does not date a move to the trash (unverified), this finds nothing and the next
+    full listing notices the file gone."""
+    params = {"status": "trashed", "sort": "-modified-date", "limit": EDIT_PAGE}
+    listing = client.paginate_batches(f"{V2}/attachments", params, read_ahead=False)
+    trashed = await dated_since(listing, since)
+    containers = (raw.get("pageId") or raw.get("blogPostId") for raw in trashed)
+    return {str(container) for container in containers if container is not None}
